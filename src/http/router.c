@@ -1,0 +1,175 @@
+/* router.c: the route table. Each row names a path pattern, the methods it takes, the flags the router
+ * checks before the handler runs (session, CSRF, API token, admin, body kind), and the handler. */
+#include "config.h"
+
+#include <string.h>
+
+#include "handlers/handlers.h"
+#include "http/http.h"
+#include "util/log.h"
+
+struct route {
+	const char *name;       /* for logs and metrics */
+	unsigned    methods;
+	const char *pattern;    /* literal segments and '*' for one segment; R_PREFIX: a path prefix */
+	int         flags;
+	void      (*fn)(struct req *);
+};
+
+#define GET_HEAD (METHOD_GET | METHOD_HEAD)
+
+static const struct route routes[] = {
+	/* health and operations */
+	{ "healthz",  GET_HEAD, "/healthz", R_NODB, h_healthz },
+	{ "readyz",   GET_HEAD, "/readyz",  R_NODB, h_readyz },
+	{ "metrics",  GET_HEAD, "/metrics", R_NODB, h_metrics },
+
+	/* -- features add their rows below, one block per feature -- */
+};
+
+#define NROUTES (sizeof(routes) / sizeof(routes[0]))
+
+size_t
+http_route_count(void)
+{
+	return NROUTES;
+}
+
+size_t
+http_route_index(const struct route *rt)
+{
+	return rt ? (size_t)(rt - routes) : NROUTES;
+}
+
+const char *
+http_route_name_at(size_t i)
+{
+	return i < NROUTES ? routes[i].name : "none";
+}
+
+const char *
+http_route_name(const struct route *rt)
+{
+	return rt ? rt->name : "none";
+}
+
+/* Match path against pattern; '*' segments go to args. 1 on a match. */
+static int
+match(struct req *r, const struct route *rt, const char *path)
+{
+	const char *p = rt->pattern, *s = path, *end;
+	int nargs = 0;
+
+	if (rt->flags & R_PREFIX) {
+		size_t n = strlen(p);
+		if (strncmp(path, p, n) != 0 || (path[n] != '\0' && path[n] != '/'))
+			return 0;
+		r->path_rest = path + n;
+		return 1;
+	}
+	while (*p && *s) {
+		if (*p == '*') {
+			end = s + strcspn(s, "/");
+			if (end == s || nargs == REQ_PATH_ARGS)
+				return 0;
+			r->path_args[nargs++] = arena_strndup(&r->arena, s, (size_t)(end - s));
+			s = end;
+			p++;
+			continue;
+		}
+		if (*p != *s)
+			return 0;
+		p++;
+		s++;
+	}
+	return *p == '\0' && *s == '\0';
+}
+
+/* Authentication and CSRF for the route's flags. 0 when the handler may run. */
+static int
+gate(struct req *r, const struct route *rt)
+{
+	int rc;
+
+	if (rt->flags & R_TOKEN) {
+		if ((rc = token_auth(r)) < 0) {
+			resp_json_error(r, 503, "DB_DOWN", "database unavailable");
+			return -1;
+		}
+		if (rc == 0) {
+			resp_header(r, "WWW-Authenticate", "Bearer realm=\"timebridge\"");
+			resp_json_error(r, 401, "UNAUTHORIZED",
+			    "missing or invalid API token: use Authorization: Bearer <token> from `timebridge token create`");
+			return -1;
+		}
+	}
+	if (rt->flags & R_SESSION) {
+		if ((rc = session_load(r)) < 0) {
+			resp_error(r, 503, "The database is unavailable; try again in a moment.");
+			return -1;
+		}
+		if (rc == 0) {
+			if (r->method & (METHOD_GET | METHOD_HEAD)) {
+				const char *loc = arena_printf(&r->arena, "/login?next=%s", r->path);
+				resp_redirect(r, 303, loc);
+			} else
+				resp_error(r, 401, "Please log in again: your session has ended.");
+			return -1;
+		}
+	}
+	if ((rt->flags & R_ADMIN) && !r->user.is_admin) {
+		resp_error(r, 403, "Only an administrator may do this.");
+		return -1;
+	}
+	if ((rt->flags & R_CSRF) && !(r->method & (METHOD_GET | METHOD_HEAD | METHOD_OPTIONS)) &&
+	    !session_csrf_ok(r)) {
+		resp_error(r, 403, "The form was stale or came from another site (CSRF check failed). "
+		    "Reload the page and try again.");
+		return -1;
+	}
+	return 0;
+}
+
+void
+http_dispatch(struct req *r)
+{
+	const struct route *path_match = NULL;
+	const struct route *rt = NULL;
+
+	for (size_t i = 0; i < NROUTES; i++) {
+		if (!match(r, &routes[i], r->path))
+			continue;
+		path_match = &routes[i];
+		if (routes[i].methods & r->method) {
+			rt = &routes[i];
+			break;
+		}
+	}
+	if (rt == NULL) {
+		r->route = path_match;
+		if (path_match) {
+			struct buf allow = BUF_INIT;
+			static const char *const names[] = { "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS" };
+			for (int b = 0; b < 7; b++)
+				if (path_match->methods & (1u << b))
+					buf_printf(&allow, "%s%s", allow.len ? ", " : "", names[b]);
+			resp_header(r, "Allow", "%s", allow.data ? allow.data : "");
+			buf_free(&allow);
+			resp_error(r, 405, "%s is not allowed here.", r->method_str);
+		} else
+			resp_error(r, 404, "There is no page at this address.");
+		return;
+	}
+	r->route = rt;
+	if (!(rt->flags & R_NODB) && db_ensure(r->db) != 0) {
+		log_error(r->id, "database: %s", r->db->err);
+		resp_error(r, 503, "The database is unavailable; try again in a moment.");
+		return;
+	}
+	/* Who is asking comes first: an anonymous client learns nothing about the body it sent. */
+	if (gate(r, rt) != 0)
+		return;
+	if (req_validate_input(r, rt->flags) != 0)
+		return;
+	rt->fn(r);
+}
