@@ -14,8 +14,8 @@
 #       writes OUTDIR/Caddyfile with auto_https and the admin endpoint off;
 #       run it with: XDG_DATA_HOME=OUTDIR XDG_CONFIG_HOME=OUTDIR caddy run --adapter caddyfile --config OUTDIR/Caddyfile
 # A socket S is an absolute Unix socket path or HOST:PORT.
-set -euo pipefail
 # shellcheck disable=SC2015 # `a && b || die` is the intended form
+set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 die() { printf 'render-dev.sh: %s\n' "$*" >&2; exit 2; }

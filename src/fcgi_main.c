@@ -278,6 +278,10 @@ main(int argc, char *argv[])
 		fprintf(stderr, "timebridge-fcgi: templates: %s\n", err);
 		return 1;
 	}
+	if ((http_schema_expected = db_migrations_latest(config_get()->sql_dir, err, sizeof(err))) < 0) {
+		fprintf(stderr, "timebridge-fcgi: TIMEBRIDGE_SQL_DIR: %s\n", err);
+		return 1;
+	}
 	if (FCGX_Init() != 0) {
 		fprintf(stderr, "timebridge-fcgi: FCGX_Init failed\n");
 		return 1;

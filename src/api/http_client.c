@@ -635,14 +635,17 @@ out:
 	if (rc != HTTP_OK && !performed && cc != CURLE_OK)
 		snprintf(c->errbuf, sizeof(c->errbuf), "setopt: %s", curl_easy_strerror(cc));
 	if (log_enabled(LOG_DEBUG)) {
-		/* The query may carry keys or tokens; a refused URL may carry credentials. */
-		size_t n = strcspn(url, rc == HTTP_ERR_URL ? "?#@" : "?#");
+		/* The query may carry keys or tokens; a refused URL may carry credentials: the host goes too. */
+		size_t n = strcspn(url, "?#");
+		const char *sch = strstr(url, "://");
+		if (memchr(url, '@', n) != NULL)
+			n = sch != NULL && (size_t)(sch - url) < n ? (size_t)(sch - url) + 3 : 0;
 		if (rc == HTTP_OK)
 			log_debug(req->log_ctx, "http: %s %.*s%s -> %ld in %.0f ms", method, (int)n, url,
-			    url[n] ? "?..." : "", resp->status, resp->total_ms);
+			    url[n] ? "..." : "", resp->status, resp->total_ms);
 		else
 			log_debug(req->log_ctx, "http: %s %.*s%s -> %s%s%s%s in %.0f ms",
-			    method ? method : "(bad method)", (int)n, url, url[n] ? "?..." : "",
+			    method ? method : "(bad method)", (int)n, url, url[n] ? "..." : "",
 			    http_strerror(rc), c->errbuf[0] ? " (" : "", c->errbuf, c->errbuf[0] ? ")" : "",
 			    resp->total_ms);
 	}

@@ -25,6 +25,13 @@ set_err(struct db *db, const char *what, const char *msg)
 			*p = ' ';
 }
 
+/* Server notices ("relation already exists, skipping") are debug chatter, not stderr noise. */
+static void
+notice(void *arg, const char *msg)
+{
+	log_debug("db", "%s", msg);
+}
+
 static int
 connect_now(struct db *db)
 {
@@ -48,6 +55,7 @@ connect_now(struct db *db)
 		set_err(db, "connect", db->conn ? PQerrorMessage(db->conn) : "out of memory");
 		return -1;
 	}
+	PQsetNoticeProcessor(db->conn, notice, NULL);
 	if (db->statement_timeout_ms > 0) {
 		char ms[32];
 		const char *p[1] = { ms };

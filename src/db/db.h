@@ -10,9 +10,6 @@
 
 #include "db/stmt.h"
 
-/* The schema version this build expects: the highest migration number in sql/. */
-#define DB_SCHEMA_VERSION 1
-
 struct db {
 	PGconn        *conn;
 	const char    *conninfo;
@@ -64,6 +61,8 @@ const char *db_sqlstate(const struct db *db);
  * advisory lock so two processes at once are safe. Writes progress lines to log. Returns the number
  * applied, or -1. */
 int  db_migrate(struct db *db, const char *dir, char *err, size_t errsz);
+/* The highest migration number in dir (what the database must be at for this build), or -1. */
+int  db_migrations_latest(const char *dir, char *err, size_t errsz);
 /* The version recorded in the database, or -1 when the table is missing or unreachable. */
 int  db_schema_version(struct db *db);
 

@@ -178,6 +178,22 @@ out:
 }
 
 int
+db_migrations_latest(const char *dir, char *err, size_t errsz)
+{
+	struct migration *list = NULL;
+	size_t n = 0;
+	int v;
+
+	if (list_migrations(dir, &list, &n, err, errsz) != 0)
+		return -1;
+	v = n ? list[n - 1].version : -1;
+	if (n == 0)
+		snprintf(err, errsz, "no migrations in %s", dir);
+	free(list);
+	return v;
+}
+
+int
 db_schema_version(struct db *db)
 {
 	PGresult *r = DB_EXEC0(db, STMT_SCHEMA_VERSION);

@@ -150,6 +150,8 @@ static const char *const stmt_text[STMT__MAX] = {
 	[STMT_JOB_NEXT_DUE] =
 	    "SELECT (extract(epoch FROM min(run_after) - now()) * 1000)::bigint FROM jobs "
 	    "WHERE state IN ('queued', 'failed')",
+	/* The worker's wake-up channel; the jobs_notify trigger and the retry statements notify it. */
+	[STMT_JOB_LISTEN] = "LISTEN tb_jobs",
 
 	/* schedules */
 	[STMT_SCHEDULE_UPSERT] =
@@ -158,14 +160,19 @@ static const char *const stmt_text[STMT__MAX] = {
 	    "kind = EXCLUDED.kind, payload = EXCLUDED.payload, user_id = EXCLUDED.user_id, enabled = true, "
 	    "next_run_at = CASE WHEN schedules.cron = EXCLUDED.cron THEN schedules.next_run_at "
 	    "ELSE EXCLUDED.next_run_at END, cron = EXCLUDED.cron RETURNING id",
+	/* The last two columns let the worker plan the next run from the database's clock, never earlier
+	 * than the slot that fired (a host clock running behind must not fire the same slot twice). */
 	[STMT_SCHEDULE_CLAIM_DUE] =
-	    "SELECT id, name, kind, payload::text, user_id, cron FROM schedules "
+	    "SELECT id, name, kind, payload::text, user_id, cron, extract(epoch FROM now())::float8, "
+	    "extract(epoch FROM next_run_at)::float8 FROM schedules "
 	    "WHERE enabled AND next_run_at <= now() ORDER BY next_run_at LIMIT 32 FOR UPDATE SKIP LOCKED",
 	[STMT_SCHEDULE_ADVANCE] =
 	    "UPDATE schedules SET next_run_at = $2::timestamptz, last_run_at = now() WHERE id = $1::bigint",
 	[STMT_SCHEDULE_LIST] =
 	    "SELECT id, name, kind, cron, enabled, next_run_at, last_run_at, user_id FROM schedules ORDER BY name",
 	[STMT_SCHEDULE_DELETE] = "DELETE FROM schedules WHERE name = $1",
+	[STMT_SCHEDULE_NEXT_DUE] =
+	    "SELECT (extract(epoch FROM min(next_run_at) - now()) * 1000)::bigint FROM schedules WHERE enabled",
 
 	/* settings and audit */
 	[STMT_SETTING_GET] = "SELECT value FROM settings WHERE key = $1",

@@ -26,9 +26,9 @@ h_readyz(struct req *r)
 		resp_text(r, 503, "not ready: database error or no schema (run `timebridge migrate`)\n");
 		return;
 	}
-	if (v != DB_SCHEMA_VERSION) {
+	if (v != http_schema_expected) {
 		buf_printf(&r->out, "not ready: schema version %d, this build needs %d (run `timebridge migrate`)\n",
-		    v, DB_SCHEMA_VERSION);
+		    v, http_schema_expected);
 		r->status = 503;
 		r->out_type = "text/plain; charset=utf-8";
 		return;

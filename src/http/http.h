@@ -126,4 +126,8 @@ int  token_auth(struct req *r);                          /* 1 ok, 0 bad or none,
 
 #define SESSION_COOKIE      "tb_session"
 
+/* The schema version this installation needs: the highest migration in its sql/ directory, found once
+ * at start by fcgi_main.c. */
+extern int http_schema_expected;
+
 #endif

@@ -18,6 +18,8 @@ struct route {
 
 #define GET_HEAD (METHOD_GET | METHOD_HEAD)
 
+int http_schema_expected;   /* set once at start, before the threads */
+
 static const struct route routes[] = {
 	/* health and operations */
 	{ "healthz",  GET_HEAD, "/healthz", R_NODB, h_healthz },

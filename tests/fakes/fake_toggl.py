@@ -88,7 +88,9 @@ def text_resp(text, status=200, headers=None):
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: benchmarks reuse connections
     server_version = "fake-toggl/1"
-    sys_version = ""
+
+    def version_string(self):
+        return self.server_version
 
     def setup(self):
         super().setup()
