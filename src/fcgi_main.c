@@ -339,6 +339,7 @@ main(int argc, char *argv[])
 		unlink(listen_at);
 	templates_free();
 	crypto_shutdown();
+	config_free();
 	log_info("fcgi", "stopped");
 	return 0;
 }

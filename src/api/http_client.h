@@ -37,7 +37,8 @@ struct http_request {
 	const char         *bearer;        /* "Authorization: Bearer <bearer>" when non-NULL */
 	long                timeout_ms;    /* total; 0 = LIMIT_HTTP_TOTAL_MS */
 	long                connect_timeout_ms; /* 0 = LIMIT_HTTP_CONNECT_MS */
-	size_t              max_response;  /* 0 = LIMIT_HTTP_RESPONSE_MAX; can only lower the cap */
+	size_t              max_response;  /* cap on headers + decoded body; 0 = LIMIT_HTTP_RESPONSE_MAX,
+	                                    * which a caller can only lower */
 	const char         *log_ctx;       /* log context (job id...), may be NULL */
 };
 

@@ -178,6 +178,7 @@ main(int argc, char *argv[])
 		rc = commands[k].fn(&c);
 		db_close(&c.db);
 		crypto_shutdown();
+	config_free();
 		return rc;
 	}
 	usage(stderr);

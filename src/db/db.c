@@ -209,8 +209,11 @@ db_begin(struct db *db)
 {
 	if (db_ensure(db) != 0)
 		return -1;
-	if (simple(db, "BEGIN") != 0)
-		return -1;
+	if (simple(db, "BEGIN") != 0) {
+		/* A connection that died while idle (server restart) shows only now; BEGIN is safe to retry. */
+		if (db_ok(db) || db_ensure(db) != 0 || simple(db, "BEGIN") != 0)
+			return -1;
+	}
 	db->in_tx = 1;
 	return 0;
 }
@@ -218,9 +221,21 @@ db_begin(struct db *db)
 int
 db_commit(struct db *db)
 {
-	int rc = simple(db, "COMMIT");
+	PGresult *r;
+	int rc = -1;
 
 	db->in_tx = 0;
+	if (db->conn == NULL)
+		return -1;
+	/* COMMIT of a transaction that had an error answers "ROLLBACK" with PGRES_COMMAND_OK: not a success. */
+	r = PQexec(db->conn, "COMMIT");
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		set_err(db, "COMMIT", PQresultErrorMessage(r));
+	else if (strcmp(PQcmdStatus(r), "COMMIT") != 0)
+		set_err(db, "COMMIT", "the transaction was rolled back after an earlier error");
+	else
+		rc = 0;
+	PQclear(r);
 	return rc;
 }
 

@@ -13,9 +13,12 @@
 #include "util/limits.h"
 
 static struct config cfg;
-/* Values read from the --config file; never freed: they live as long as the process. */
+/* Values read from the --config file, and copies made while normalising URLs. They live until the next
+ * config_load() or config_free(). */
 static char **file_kv;
 static size_t file_nkv;
+static char *owned[16];
+static size_t nowned;
 
 const char config_help[] =
 "Configuration (environment variables, or KEY=VALUE lines in --config FILE; the environment wins):\n"
@@ -158,9 +161,9 @@ strip_slash(const char *v)
 
 	if (n == 0 || v[n - 1] != '/')
 		return v;
-	/* Lives for the process, like the rest of the configuration. */
-	if ((s = strdup(v)) == NULL)
+	if (nowned == sizeof(owned) / sizeof(owned[0]) || (s = strdup(v)) == NULL)
 		return v;
+	owned[nowned++] = s;
 	while (n > 0 && s[n - 1] == '/')
 		s[--n] = '\0';
 	return s;
@@ -189,7 +192,7 @@ config_load(const char *file, int need, char *err, size_t errsz)
 	char *end;
 	long n;
 
-	memset(&cfg, 0, sizeof(cfg));
+	config_free();
 	if (file != NULL && read_file(file, err, errsz) != 0)
 		return -1;
 
@@ -271,6 +274,22 @@ config_load(const char *file, int need, char *err, size_t errsz)
 		unsetenv("TIMEBRIDGE_SECRET_KEY");
 	}
 	return 0;
+}
+
+void
+config_free(void)
+{
+	for (size_t i = 0; i < file_nkv; i++) {
+		crypto_wipe(file_kv[i], strlen(file_kv[i]));
+		free(file_kv[i]);
+	}
+	free(file_kv);
+	file_kv = NULL;
+	file_nkv = 0;
+	for (size_t i = 0; i < nowned; i++)
+		free(owned[i]);
+	nowned = 0;
+	memset(&cfg, 0, sizeof(cfg));
 }
 
 const struct config *

@@ -34,6 +34,7 @@ enum config_need { CONFIG_NEED_SECRET = 1 };
  * returns -1. */
 int config_load(const char *file, int need, char *err, size_t errsz) __attribute__((warn_unused_result));
 const struct config *config_get(void);
+void config_free(void);   /* at exit, so leak checkers see a clean process */
 
 /* Upstream URLs must be https unless the host is loopback. 0 if acceptable. Exposed for tests. */
 int config_url_ok(const char *url);

@@ -55,7 +55,7 @@ job_diag_sleep(struct job *job)
 	enum job_result res = JOB_RETRY;
 
 	if (ms < 0 || ms > DIAG_SLEEP_MAX_MS || fail_n < 0) {
-		job_error(job, "diag.sleep: ms must be 0..%d and fail_attempts >= 0", DIAG_SLEEP_MAX_MS);
+		job_error(job, "ms must be 0..%d and fail_attempts >= 0", DIAG_SLEEP_MAX_MS);
 		return JOB_FATAL;
 	}
 	/* Renew the lease a few times per lease period, as any long handler should. */
@@ -68,15 +68,15 @@ job_diag_sleep(struct job *job)
 			return JOB_RETRY;
 	}
 	if (json_is_true(json_object_get(p, "fatal"))) {
-		job_error(job, "diag.sleep: asked to fail for good (tag %s)", tag);
+		job_error(job, "asked to fail for good (tag %s)", tag);
 		return JOB_FATAL;
 	}
 	if (json_is_true(json_object_get(p, "pause"))) {
-		job_error(job, "diag.sleep: asked to pause (tag %s)", tag);
+		job_error(job, "asked to pause (tag %s)", tag);
 		return JOB_PAUSE;
 	}
 	if (json_is_true(json_object_get(p, "fail")) || job->attempts <= fail_n) {
-		job_error(job, "diag.sleep: asked to fail (tag %s, attempt %d)", tag, job->attempts);
+		job_error(job, "asked to fail (tag %s, attempt %d)", tag, job->attempts);
 		if (json_is_number(json_object_get(p, "retry_after_s")))
 			job->retry_after_s = json_number_value(json_object_get(p, "retry_after_s"));
 		return JOB_RETRY;
@@ -86,17 +86,17 @@ job_diag_sleep(struct job *job)
 	    json_object_set_new(detail, "job_id", json_integer(job->id)) != 0 ||
 	    json_object_set_new(detail, "attempt", json_integer(job->attempts)) != 0 ||
 	    json_object_set_new(detail, "owner", json_string(job->owner)) != 0 ||
-	    (text = json_dumps(detail, JSON_COMPACT)) == NULL) {
-		job_error(job, "diag.sleep: out of memory");
+	    (text = json_dumps(detail, JSON_COMPACT | JSON_REAL_PRECISION(12))) == NULL) {
+		job_error(job, "out of memory");
 		goto out;
 	}
 	if (db_begin(job->db) != 0) {
-		job_error(job, "diag.sleep: begin: %s", job->db->err);
+		job_error(job, "begin: %s", job->db->err);
 		goto out;
 	}
 	if (DB_RUN(job->db, STMT_AUDIT_INSERT, job->user_id > 0 ? db_i64s(job->user_id, uid) : NULL,
 	        "diag.sleep", text, NULL) != 0) {
-		job_error(job, "diag.sleep: audit insert: %s", job->db->err);
+		job_error(job, "audit insert: %s", job->db->err);
 		db_rollback(job->db);
 		goto out;
 	}
@@ -124,7 +124,7 @@ job_maintenance_purge(struct job *job)
 	PGresult *r;
 
 	if (keep < 0 || idle < 0) {
-		job_error(job, "maintenance.purge: done_retention_s and session_idle_s must be integers >= 0");
+		job_error(job, "done_retention_s and session_idle_s must be integers >= 0");
 		return JOB_FATAL;
 	}
 	if ((r = DB_EXEC(job->db, STMT_JOB_PURGE_DONE, db_i64s(keep, keep_s))) == NULL) {

@@ -13,6 +13,7 @@
 #include "db/db.h"
 #include "util/crypto.h"
 #include "util/log.h"
+#include "util/tbtime.h"
 #include "worker/worker.h"
 
 /* Every job kind timebridge knows. A kind missing here makes its jobs dead with "unknown job kind". */
@@ -103,7 +104,8 @@ job_error(struct job *job, const char *fmt, ...)
 	vsnprintf(job->err, sizeof(job->err), fmt, ap);
 	va_end(ap);
 	utf8_clean(job->err);
-	log_warn(job->ctx, "%s: %s", job->kind ? job->kind : "?", job->err);
+	/* The outcome line of the runner carries the error; this one is for tracing a handler. */
+	log_debug(job->ctx, "%s: %s", job->kind ? job->kind : "?", job->err);
 }
 
 /* Rows changed by an UPDATE/DELETE result. */
@@ -244,8 +246,8 @@ record_outcome(struct job *job, enum job_result res, int64_t ms)
 		if (job->attempts < job->max_attempts) {
 			delay = job->retry_after_s > 0 ? job->retry_after_s : job_backoff_s(job->attempts, rand01());
 			snprintf(delay_s, sizeof(delay_s), "%.3f", delay);
-			log_info(job->ctx, "%s attempt %d of %d failed; retry in %.1f s", job->kind, job->attempts,
-			    job->max_attempts, delay);
+			log_warn(job->ctx, "%s attempt %d of %d failed, retry in %.1f s: %s", job->kind, job->attempts,
+			    job->max_attempts, delay, job->err);
 			r = DB_EXEC(job->db, STMT_JOB_FAIL, id, job->owner, delay_s, job->err);
 			break;
 		}
@@ -276,15 +278,6 @@ record_outcome(struct job *job, enum job_result res, int64_t ms)
 	else if (res == JOB_OK)
 		log_info(job->ctx, "%s done in %" PRId64 " ms (attempt %d)", job->kind, ms, job->attempts);
 	return 0;
-}
-
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 int
@@ -322,7 +315,7 @@ worker_run_one(struct db *db, const char *owner, int lease_s)
 	payload = db_str(r, 0, 2);
 	job.payload = payload ? json_loads(payload, 0, &jerr) : NULL;
 	PQclear(r);
-	t0 = mono_ms();
+	t0 = tb_mono_ms();
 
 	if (job.kind == NULL) {
 		snprintf(job.err, sizeof(job.err), "out of memory");
@@ -361,28 +354,17 @@ worker_run_one(struct db *db, const char *owner, int lease_s)
 		}
 	}
 record:
-	rc = record_outcome(&job, res, mono_ms() - t0) == 0 ? 1 : -1;
+	rc = record_outcome(&job, res, tb_mono_ms() - t0) == 0 ? 1 : -1;
 	json_decref(job.payload);
 	arena_free(&job.arena);
 	return rc;
-}
-
-/* Epoch seconds to a timestamptz literal PostgreSQL reads unambiguously. */
-static void
-epoch_text(int64_t t, char out[32])
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	gmtime_r(&tt, &tm);
-	strftime(out, 32, "%Y-%m-%d %H:%M:%S+00", &tm);
 }
 
 int
 worker_schedule_put(struct db *db, const char *name, const char *kind, const char *payload, int64_t user_id,
     const char *cron, char *err, size_t errsz)
 {
-	char uid[DB_I64_LEN], next[32];
+	char uid[DB_I64_LEN], next[TB_RFC3339_SIZE];
 	struct cron c;
 	int64_t t;
 
@@ -392,7 +374,7 @@ worker_schedule_put(struct db *db, const char *name, const char *kind, const cha
 		snprintf(err, errsz, "cron: \"%s\" never matches", cron);
 		return -1;
 	}
-	epoch_text(t, next);
+	(void)tb_format_rfc3339(t, next);
 	if (DB_RUN(db, STMT_SCHEDULE_UPSERT, name, kind, payload ? payload : "{}",
 	        user_id > 0 ? db_i64s(user_id, uid) : NULL, cron, next) != 0) {
 		snprintf(err, errsz, "schedule %s: %s", name, db->err);
@@ -404,7 +386,7 @@ worker_schedule_put(struct db *db, const char *name, const char *kind, const cha
 int
 worker_fire_schedules(struct db *db)
 {
-	char err[256], next[32];
+	char err[256], next[TB_RFC3339_SIZE];
 	const char *name, *cron;
 	int n;
 	double db_now, due;
@@ -441,7 +423,7 @@ worker_fire_schedules(struct db *db)
 			if (job < 0)
 				goto fail;
 		}
-		epoch_text(t, next);
+		(void)tb_format_rfc3339(t, next);
 		if (DB_RUN(db, STMT_SCHEDULE_ADVANCE, db_str(r, i, 0), next) != 0)
 			goto fail;
 		if (job > 0)

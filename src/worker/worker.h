@@ -75,7 +75,7 @@ const struct job_kind *job_kind_find(const char *kind);
 size_t job_kind_count(void);
 const struct job_kind *job_kind_at(size_t i);
 
-/* Record why the job failed (kept in jobs.last_error, truncated to valid UTF-8). Also logs it at warn. */
+/* Record why the job failed (kept in jobs.last_error, truncated to valid UTF-8); the runner logs it. */
 void job_error(struct job *job, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Store progress (JSON object text) and renew the lease. 0 on success, -1 when the lease is lost (another
  * worker owns the job now: stop working on it and return JOB_RETRY) or on a DB error. Outside a transaction. */

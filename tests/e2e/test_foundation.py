@@ -4,15 +4,15 @@ body, malformed JSON and an unknown path, bad configuration at start, what the w
 Caddy, and two FastCGI processes plus two workers on one database."""
 import shutil
 import socket
+import subprocess
 import time
 
 import pytest
 import requests
-import urllib3
 
 import stack as harness
 
-urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+pytestmark = pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
 
 
 def get(url, **kw):
@@ -128,7 +128,10 @@ def test_bad_configuration_stops_with_one_line_naming_the_variable(stack, prog, 
         else:
             env[k] = v
     args = ["--listen", stack.workdir / "badconfig.sock"] if prog == "timebridge-fcgi" else []
-    r = stack.app.run(prog, *args, env=env, timeout=20)
+    try:
+        r = stack.app.run(prog, *args, env=env, timeout=20)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{prog} kept running with a bad {variable}")
     lines = [line for line in r.stderr.splitlines() if line.strip()]
     assert r.returncode != 0, f"{prog} started with a bad {variable}"
     assert len(lines) == 1, f"want one line on stderr, got:\n{r.stderr}"

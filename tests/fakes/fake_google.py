@@ -26,6 +26,7 @@ import json
 import os
 import re
 import secrets
+import signal
 import socket
 import sys
 import threading
@@ -1497,6 +1498,8 @@ def main(argv=None):
             f.write("%d\n" % server.server_address[1])
         os.replace(tmp, a.port_file)
     sys.stderr.write("fake_google listening on %s\n" % base)
+    # SIGTERM (how test harnesses stop us) exits as cleanly as Ctrl-C.
+    signal.signal(signal.SIGTERM, lambda *a: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         while th.is_alive():
             th.join(1)

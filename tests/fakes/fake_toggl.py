@@ -25,6 +25,7 @@ import os
 import random
 import re
 import secrets
+import signal
 import socket
 import sys
 import threading
@@ -2240,6 +2241,8 @@ def main(argv=None):
             f.write("%d\n" % server.server_address[1])
         os.replace(tmp, a.port_file)
     sys.stderr.write("fake_toggl listening on %s\n" % base)
+    # SIGTERM (how test harnesses stop us) exits as cleanly as Ctrl-C.
+    signal.signal(signal.SIGTERM, lambda *a: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         while th.is_alive():
             th.join(1)

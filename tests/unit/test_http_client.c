@@ -109,14 +109,36 @@ read_request(int fd, char *b, size_t cap, size_t *len)
 }
 
 static int
+respond_bin(int fd, const char *status_and_headers, const void *body, size_t len)
+{
+	char msg[4096];
+	int n;
+
+	/* One send: a second small write would wait for the client's delayed ACK (Nagle). */
+	n = snprintf(msg, sizeof(msg), "HTTP/1.1 %s\r\nContent-Length: %zu\r\n\r\n", status_and_headers, len);
+	if (n <= 0 || (size_t)n + len >= sizeof(msg))
+		return -1;
+	memcpy(msg + n, body, len);
+	return send_all(fd, msg, (size_t)n + len);
+}
+
+static int
 respond(int fd, const char *status_and_headers, const char *body)
 {
-	char head[2048];
-
-	snprintf(head, sizeof(head), "HTTP/1.1 %s\r\nContent-Length: %zu\r\n\r\n", status_and_headers,
-	    strlen(body));
-	return send_all(fd, head, strlen(head)) || send_all(fd, body, strlen(body)) ? -1 : 0;
+	return respond_bin(fd, status_and_headers, body, strlen(body));
 }
+
+/* gzip of "hello gzip", and of 1 MiB of zero bytes (1051 bytes: the zeros in the middle are filled in). */
+static const unsigned char gz_hello[] = {
+	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x03, 0xcb, 0x48, 0xcd, 0xc9, 0xc9, 0x57,
+	0x48, 0xaf, 0xca, 0x2c, 0x00, 0x00, 0x19, 0x6a, 0xd2, 0xdf, 0x0a, 0x00, 0x00, 0x00
+};
+static const unsigned char gz_bomb_head[] = {
+	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x03, 0xed, 0xc1, 0x31, 0x01, 0x00, 0x00,
+	0x00, 0xc2, 0xa0, 0xf5, 0x4f, 0x6d, 0x08, 0x5f, 0xa0
+};
+static const unsigned char gz_bomb_tail[] = { 0x3e, 0x03, 0x1c, 0xea, 0x38, 0xa7, 0x00, 0x00, 0x10, 0x00 };
+#define GZ_BOMB_LEN 1051
 
 /* Streams n bytes of 'x' after head; used for the size cap. Stops quietly when the client hangs up. */
 static void
@@ -169,6 +191,14 @@ serve(int fd)
 		static const char r[] = "HTTP/1.1 100 Continue\r\nX-Interim: 1\r\n\r\n"
 		    "HTTP/1.1 200 OK\r\nX-Final: 2\r\nContent-Length: 2\r\n\r\nok";
 		return send_all(fd, r, sizeof(r) - 1);
+	}
+	if (strncmp(path, "/gzip", 5) == 0)
+		return respond_bin(fd, "200 OK\r\nContent-Encoding: gzip", gz_hello, sizeof(gz_hello));
+	if (strncmp(path, "/gzbomb", 7) == 0) {
+		unsigned char bomb[GZ_BOMB_LEN] = { 0 };
+		memcpy(bomb, gz_bomb_head, sizeof(gz_bomb_head));
+		memcpy(bomb + GZ_BOMB_LEN - sizeof(gz_bomb_tail), gz_bomb_tail, sizeof(gz_bomb_tail));
+		return respond_bin(fd, "200 OK\r\nContent-Encoding: gzip", bomb, sizeof(bomb));
 	}
 	if (strncmp(path, "/hold", 5) == 0)
 		return 0;  /* never answers: the client's timeout must fire */
@@ -474,6 +504,22 @@ test_cap(struct http_client *c)
 	rq.url = url("/huge");
 	CHECK_INT(http_do(c, &rq, &rs), HTTP_ERR_TOO_LARGE);
 	CHECK(rs.body.len <= LIMIT_HTTP_RESPONSE_MAX);
+	http_response_free(&rs);
+
+	/* Compressed responses are decoded, and the cap counts decoded bytes: 1 KiB on the wire that
+	 * inflates to 1 MiB is stopped. */
+	rq.url = url("/gzip");
+	CHECK_INT(http_do(c, &rq, &rs), HTTP_OK);
+	CHECK_STR(rs.body.data, "hello gzip");
+	CHECK(last_has("\r\nAccept-Encoding: "));
+	http_response_free(&rs);
+	rq.url = url("/gzbomb");
+	rq.max_response = 100000;
+	CHECK_INT(http_do(c, &rq, &rs), HTTP_ERR_TOO_LARGE);
+	http_response_free(&rs);
+	rq.max_response = 0;
+	CHECK_INT(http_do(c, &rq, &rs), HTTP_OK);
+	CHECK_INT(rs.body.len, 1 << 20);
 	http_response_free(&rs);
 
 	/* A caller cannot raise the cap. */
