@@ -21,7 +21,7 @@ set_err(struct db *db, const char *what, const char *msg)
 	while (n && (db->err[n - 1] == '\n' || db->err[n - 1] == ' '))
 		db->err[--n] = '\0';
 	for (char *p = db->err; *p; p++)
-		if (*p == '\n')
+		if (*p == '\n' || *p == '\t')
 			*p = ' ';
 }
 

@@ -35,6 +35,16 @@
 #define LIMIT_DB_STATEMENT_MS     5000            /* statement_timeout of web requests → 503/504 */
 #define LIMIT_DB_CONNECT_S        5               /* connect_timeout */
 
+/* Toggl webhooks (POST /webhook/toggl/{token}, issue 3). The body limit is LIMIT_BODY_MAX. */
+#define LIMIT_WEBHOOK_TOKEN_MAX   128             /* URL token characters; longer or not URL-safe → 404 */
+#define LIMIT_WEBHOOK_CACHE_TTL_MS 10000          /* a cached subscription (id, opened secret) is re-read
+                                                   * after this; revocation is seen at once anyway */
+#define LIMIT_WEBHOOK_CACHE_SLOTS 1024            /* subscriptions cached per process (direct-mapped) */
+#define LIMIT_WEBHOOK_VALIDATION_CODE_MAX 256     /* a ping's validation_code echoed back; longer → 400 */
+#define LIMIT_WEBHOOK_TOUCH_S     1               /* last_event_at is written at most this often */
+#define LIMIT_WEBHOOK_RETENTION_DAYS 30           /* raw events kept, unless the setting
+                                                   * webhook_event_retention_days says otherwise */
+
 /* Outbound HTTP (libcurl). */
 #define LIMIT_HTTP_CONNECT_MS     5000
 #define LIMIT_HTTP_TOTAL_MS       30000
@@ -51,5 +61,28 @@
 /* FastCGI. */
 #define LIMIT_FCGI_THREADS_MAX    256
 #define LIMIT_FCGI_THREADS_DEFAULT 4
+
+/* Toggl client and sync (issue 3: src/api/toggl.c, src/toggl/). */
+#define LIMIT_TOGGL_TOKEN_MAX          256          /* an API token longer than this is refused → "not a token" */
+#define LIMIT_TOGGL_ERROR_TEXT         300          /* chars of an upstream error sentence kept for the user */
+#define LIMIT_TOGGL_PER_PAGE           200          /* projects/tags per page: Toggl's documented maximum */
+#define LIMIT_TOGGL_PAGES_MAX          1000         /* pages of one listing before we stop → error */
+#define LIMIT_TOGGL_ENTRIES_CAP        1000         /* rows /me/time_entries returns at most: a full window is split */
+#define LIMIT_TOGGL_WINDOW_INIT_S      (7 * 86400)  /* first /me/time_entries window of an import */
+#define LIMIT_TOGGL_WINDOW_MAX_S       (92 * 86400) /* a window never grows beyond this */
+#define LIMIT_TOGGL_WINDOW_MIN_S       1            /* a full window this short cannot be split → error */
+#define LIMIT_TOGGL_WINDOW_TARGET      700          /* rows aimed at per window when sizing the next one */
+#define LIMIT_TOGGL_REPORTS_PAGE       1000         /* page_size asked of the Reports API detailed search */
+#define LIMIT_TOGGL_REPORTS_SPAN_D     365          /* days per detailed search (the API refuses > 1 year) */
+#define LIMIT_TOGGL_RATE_BACKOFF_MIN_S 60           /* first wait after a 429 (docs: "a few minutes") */
+#define LIMIT_TOGGL_RATE_BACKOFF_MAX_S 1800         /* 429 waits double up to this */
+#define LIMIT_TOGGL_5XX_BACKOFF_S      2            /* first wait after a 5xx or no answer; doubles */
+#define LIMIT_TOGGL_5XX_BACKOFF_MAX_S  300
+#define LIMIT_TOGGL_TRIES              5            /* attempts of one call inside one run before giving up */
+#define LIMIT_TOGGL_JOB_WAIT_S         60           /* a job waits inline this long at most, else retries later */
+#define LIMIT_TOGGL_CLI_WAIT_S         (2 * 3600)   /* the CLI waits out quotas up to this long per call */
+#define LIMIT_TOGGL_RECONCILE_OVERLAP_S 300         /* reconciliation re-reads this much before the last pull */
+#define LIMIT_TOGGL_RECONCILE_MIN_GAP_S 600         /* a reconcile cron firing more often is refused (quota) */
+#define LIMIT_TOGGL_METADATA_DELAY_S   10           /* metadata refresh requests within this fold into one job */
 
 #endif

@@ -14,8 +14,8 @@
 
 /* Worker tuning that is not a user-facing limit. Candidates for util/limits.h. */
 #define WORKER_MAINTENANCE_MS     5000            /* reap expired leases at least this often */
-#define WORKER_RECONNECT_MIN_MS   250             /* first reconnect delay after a lost connection */
-#define WORKER_RECONNECT_MAX_MS   5000            /* the delay doubles up to this */
+#define WORKER_RECONNECT_MIN_MS   100             /* first reconnect delay after a lost connection */
+#define WORKER_RECONNECT_MAX_MS   2000            /* the delay doubles up to this: a restart is seconds */
 #define WORKER_BATCH_MAX          64              /* jobs run back to back before looking at signals
                                                    * and notifications again */
 #define WORKER_STATEMENT_MS       300000          /* statement_timeout of the worker's connection */

@@ -38,6 +38,7 @@ struct worker {
 	struct db   db;              /* jobs, schedules, maintenance; reconnects by itself between statements */
 	struct db   listen;          /* LISTEN tb_jobs only: polled, never used while a job runs */
 	int         listening;       /* LISTEN is active on listen.conn */
+	int         listen_lost;     /* it was, and the connection dropped: say when it is back */
 	int         sigfd;
 	char        owner[OWNER_MAX];
 	int         lease_s;         /* > 0: TIMEBRIDGE_JOB_LEASE_S overrides every kind's lease */
@@ -138,8 +139,9 @@ static void
 listen_connect(struct worker *w)
 {
 	if (db_ensure(&w->listen) == 0 && DB_RUN0(&w->listen, STMT_JOB_LISTEN) == 0) {
-		if (w->listen_backoff_ms > 0)
+		if (w->listen_lost)
 			log_info("worker", "listening on tb_jobs again");
+		w->listen_lost = 0;
 		w->listening = 1;
 		w->listen_backoff_ms = 0;
 		w->next_wake = tb_mono_ms();
@@ -161,7 +163,9 @@ drain_notifies(struct worker *w)
 	int count = 0;
 
 	if (!PQconsumeInput(w->listen.conn) || PQstatus(w->listen.conn) != CONNECTION_OK) {
-		log_warn("worker", "LISTEN connection lost: %s", PQerrorMessage(w->listen.conn));
+		const char *msg = PQerrorMessage(w->listen.conn);
+		log_warn("worker", "LISTEN connection lost: %.*s", (int)strcspn(msg, "\n"), msg);
+		w->listen_lost = 1;
 		w->listening = 0;
 		w->listen_backoff_ms = 0;
 		w->listen_retry_at = tb_mono_ms();

@@ -32,7 +32,7 @@ def _load_fake(name):
 
 @pytest.fixture(scope="session")
 def fakes():
-    """Base URLs of the fakes that exist: {"toggl": "http://127.0.0.1:N", "google": ...}."""
+    """The fakes that exist: {"toggl": base URL, "toggl_module": the module, "google": ..., ...}."""
     urls, servers = {}, []
     for name in ("toggl", "google"):
         module = _load_fake(name)
@@ -40,6 +40,7 @@ def fakes():
             continue
         server, _thread, base_url = module.start()
         urls[name] = base_url.rstrip("/")
+        urls[f"{name}_module"] = module
         servers.append(server)
     yield urls
     for server in servers:
@@ -53,10 +54,10 @@ def upstream_env(fakes):
     if "toggl" in fakes:
         env["TIMEBRIDGE_TOGGL_URL"] = fakes["toggl"]
     if "google" in fakes:
-        g = fakes["google"]
+        g, module = fakes["google"], fakes["google_module"]
         env.update(TIMEBRIDGE_GOOGLE_AUTH_URL=f"{g}/o/oauth2/v2/auth", TIMEBRIDGE_GOOGLE_TOKEN_URL=f"{g}/token",
                    TIMEBRIDGE_GOOGLE_REVOKE_URL=f"{g}/revoke", TIMEBRIDGE_GOOGLE_API_URL=f"{g}/calendar/v3",
-                   GOOGLE_CLIENT_ID="e2e-client-id", GOOGLE_CLIENT_SECRET="e2e-client-secret")
+                   GOOGLE_CLIENT_ID=module.DEFAULT_CLIENT_ID, GOOGLE_CLIENT_SECRET=module.DEFAULT_CLIENT_SECRET)
     return env
 
 

@@ -210,9 +210,10 @@ def test_caddy_smoke(stack):
 
 # ---- scaling out ---------------------------------------------------------------------------------------
 
-def test_two_fcgi_processes_and_two_workers_on_one_database(stack):
-    """Two FastCGI processes behind one nginx upstream and two workers, all on the stack's database (the
-    same secret key, as on several hosts). Every request succeeds and both processes answer some."""
+def test_two_fcgi_processes_and_two_workers_on_one_database(stack, db):
+    """Two FastCGI processes behind one nginx upstream and two more workers, all on the stack's database
+    (with the same secret key, as on several hosts). Every request succeeds and both processes answer some;
+    a batch of jobs is shared out between the workers and each job completes exactly once."""
     app = harness.App(stack.build_dir, stack.env, stack.workdir, fcgi=2, workers=2, name="scale")
     ngx = harness.Nginx(upstream_sockets=app.sockets, workdir=stack.workdir)
     problems = []
@@ -224,7 +225,23 @@ def test_two_fcgi_processes_and_two_workers_on_one_database(stack):
         log = ngx.access_log()
         for sock in app.sockets:
             assert f"upstream=unix:{sock}" in log, f"{sock} answered no request"
-        time.sleep(1)
+
+        n = 24
+        db.sql("INSERT INTO jobs (kind, payload) SELECT 'diag.sleep', jsonb_build_object('ms', 150, 'tag', "
+               "'scale-' || g) FROM generate_series(1, %s) g", n)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            done = db.sql("SELECT count(*) FROM jobs WHERE payload->>'tag' LIKE 'scale-%%' AND state = 'done'")
+            if int(done[0][0]) == n:
+                break
+            time.sleep(0.2)
+        rows = db.sql("SELECT detail->>'job_id', count(*), min(detail->>'owner') FROM audit_log "
+                      "WHERE action = 'diag.sleep' AND detail->>'tag' LIKE 'scale-%%' GROUP BY 1")
+        assert len(rows) == n, f"{len(rows)} of {n} jobs completed"
+        assert all(int(count) == 1 for _id, count, _owner in rows), "a job completed twice"
+        owners = {owner for _id, _count, owner in rows}
+        for w in app.workers:
+            assert any(o.endswith(f":{w.popen.pid}") for o in owners), f"{w.name} ran none of the jobs"
         assert all(w.alive() for w in app.workers), "a worker exited next to another one"
     finally:
         problems += ngx.stop()

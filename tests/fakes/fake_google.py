@@ -462,7 +462,10 @@ class GoogleApp:
             return Resp(405 if match else 404, b"Not Found", "text/plain; charset=utf-8")
         req.match = match
         if kind == "control":
-            return fn(req)
+            try:
+                return fn(req)
+            except (KeyError, ValueError, TypeError, AttributeError) as e:  # a malformed control body
+                return json_resp({"error": "bad control request: %s: %s" % (type(e).__name__, e)}, 400)
         if kind == "token":
             forced = self.take_failure(req, "token")
             if forced:

@@ -293,7 +293,7 @@ class TogglState:
             self.sorted_cache = {}
             self.ids = {k: itertools.count(v) for k, v in (
                 ("entry", 3_000_000_001), ("project", 200_000_001), ("client", 64_000_001), ("tag", 16_000_001),
-                ("sub", 1001), ("event", 1), ("user", 9_000_001), ("ws", 7_000_001), ("org", 5_000_001))}
+                ("sub", 1001), ("event", 8_256_404_788_000_001), ("user", 9_000_001), ("ws", 7_000_001), ("org", 5_000_001))}
 
     def next_id(self, kind):
         return next(self.ids[kind])
@@ -392,6 +392,7 @@ class TogglState:
             "id": e["id"], "project_id": e["pid"],
             "server_deleted_at": fmt_off(e["deleted_us"] // 1_000_000) if e["deleted_us"] else None,
             "start": fmt_z(e["start"]), "stop": None if e["stop"] is None else fmt_z(e["stop"]),
+            # observed in real deliveries: tag_ids null (not []) when there are no tags, tags []
             "tag_ids": list(e["tag_ids"]) or None, "tags": self.tag_names(e["tag_ids"]), "task_id": e["tid"],
             "uid": e["uid"], "user_id": e["uid"], "wid": e["wid"], "workspace_id": e["wid"],
         }
@@ -662,7 +663,10 @@ class TogglApp:
             return text_resp("404 page not found", 404)
         req.match = match
         if scope == "control":
-            return fn(req)
+            try:
+                return fn(req)
+            except (KeyError, ValueError, TypeError, AttributeError) as e:  # a malformed control body
+                return text_resp("bad control request: %s: %s" % (type(e).__name__, e), 400)
         st = self.state
         with st.lock:
             for f in st.failures:
@@ -1293,7 +1297,7 @@ class TogglApp:
             raise HTTPError(400, "Between 1 and 100 time entry IDs are required")
         ops = req.json()
         if not isinstance(ops, list) or not ops:
-            raise HTTPError(400, "JSON is not valid")
+            raise HTTPError(400, "PATCH expects a JSON Patch array of operations")
         fields = {}
         for op in ops:
             if not isinstance(op, dict) or op.get("op") not in ("add", "remove", "replace") \
@@ -1343,12 +1347,10 @@ class TogglApp:
             payload = dict(sorted(st.render_project(obj).items()))
             owner = obj.get("creator_id", uid)
         elif model == "client":
-            payload = dict(sorted(st.render_client(obj).items()))
-            payload.setdefault("server_deleted_at", None)
+            payload = dict(sorted(({"server_deleted_at": None} | st.render_client(obj)).items()))
             owner = obj["creator_id"]
         else:
-            payload = dict(sorted(st.render_tag(obj).items()))
-            payload.setdefault("deleted_at", None)
+            payload = dict(sorted(({"deleted_at": None} | st.render_tag(obj)).items()))
             owner = obj["creator_id"]
         meta = {"action": action, "event_user_id": str(uid), "model": model, "model_owner_id": str(owner),
                 "path": ctx.get("path", ""), "request_body": ctx.get("request_body", ""),
@@ -1360,7 +1362,7 @@ class TogglApp:
             meta["project_is_private"] = "true" if obj["is_private"] else "false"
         meta["workspace_id"] = str(wid)
         meta = dict(sorted(meta.items()))
-        created = fmt_ns(time.time_ns())
+        created = fmt_ns(time.time_ns() // 1_000_000 * 1_000_000)  # observed: milliseconds for events
         ids = []
         for s in subs:
             eid = st.next_id("event")

@@ -519,6 +519,19 @@ def test_filters_and_unvalidated_or_disabled_subscriptions_get_nothing(tg, callb
     bodies = [json.loads(r["body"]) for r in callback.requests[1:]]
     assert [b["metadata"]["model"] for b in bodies] == ["project"]
     assert bodies[0]["metadata"]["project_id"] == str(bodies[0]["payload"]["id"])
+    requests.post(tg.base + "/_control/subscriptions", json={
+        "workspace_id": 100, "url_callback": callback.url, "description": "meta",
+        "event_filters": [{"entity": "client", "action": "*"}, {"entity": "tag", "action": "*"}]})
+    c = requests.post(tg.base + "/_control/clients", json={"user_id": 42, "name": "Acme"}).json()
+    requests.post(tg.base + "/_control/clients", json={"action": "delete", "id": c["id"]})
+    tg.post(tg.base + "/api/v9/workspaces/100/tags", json={"name": "urgent"})
+    requests.post(tg.base + "/_control/drain", json={"timeout": 5})
+    bodies = [json.loads(r["body"]) for r in callback.requests[2:]]
+    assert [(b["metadata"]["model"], b["metadata"]["action"]) for b in bodies] == [
+        ("client", "created"), ("client", "deleted"), ("tag", "created")]
+    for b in bodies:
+        assert list(b["payload"]) == sorted(b["payload"])
+    assert bodies[1]["payload"]["server_deleted_at"] and bodies[0]["metadata"]["client_id"] == str(c["id"])
 
 
 def test_control_entries_retries_and_redelivery(tg, callback):

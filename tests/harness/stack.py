@@ -181,7 +181,8 @@ class Proc:
             self.popen.send_signal(sig)
 
     def stop(self, timeout=20):
-        """SIGTERM, wait, SIGKILL if needed. Returns a list of problems (empty when it stopped cleanly)."""
+        """SIGTERM, wait, SIGKILL if needed. Returns a list of problems: a non-zero exit (now or earlier),
+        a stop that needed SIGKILL, a sanitizer report in the log. Empty when all is well."""
         if self.popen is None:
             return []
         problems = []
@@ -196,7 +197,7 @@ class Proc:
             else:
                 if self.popen.returncode != 0:
                     problems.append(f"{self.name} exited with {self._describe()} on SIGTERM")
-        else:
+        elif self.popen.returncode != 0:
             problems.append(f"{self.name} had already exited with {self._describe()}")
         if self in Proc._live:
             Proc._live.remove(self)
@@ -283,7 +284,7 @@ class Postgres:
             self._conn = None
 
     def sql(self, query, *params):
-        """Run one statement with %s parameters; returns a list of row tuples (empty for commands).
+        """Run one statement with %s parameters (%% for a literal %); returns a list of row tuples.
         Uses psycopg2 when it is installed, else psql with -v variables (values come back as text)."""
         try:
             import psycopg2
@@ -310,7 +311,7 @@ class Postgres:
             nonlocal n
             n += 1
             return f":'p{n}'"
-        text = re.sub(r"%s", var, query)
+        text = re.sub(r"%s", var, query).replace("%%", "%")
         for i, p in enumerate(params, 1):
             args[1:1] = ["-v", f"p{i}={'' if p is None else p}"]
         r = subprocess.run(args, input=text, capture_output=True, text=True)
