@@ -80,11 +80,13 @@ read_body(struct req *r)
 		return 400;
 	}
 	if (n > LIMIT_BODY_MAX) {
-		/* Drain what the web server already buffered so the connection stays in step. */
+		/* Drain what the web server already buffered so the connection stays in step. The router answers
+		 * 413 once it knows the route: after a 404 or 405, and after the handler's own checks for
+		 * R_LATE_413 routes (an unknown webhook token is a 404 whatever its size). */
 		while (FCGX_GetStr(sink, sizeof(sink), r->fcgi->in) > 0)
 			;
-		resp_error(r, 413, "The request body is larger than %d bytes.", LIMIT_BODY_MAX);
-		return 413;
+		r->body_too_large = 1;
+		return 0;
 	}
 	if (n == 0)
 		return 0;

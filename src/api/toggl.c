@@ -524,6 +524,7 @@ call(struct api_toggl *t, const char *method, const char *path, int64_t wid, con
 		goto out;
 	}
 	bucket_name(t, wid, bucket, &org);
+	t->user_scoped = wid <= 0;
 	for (;;) {
 		now = tb_now_ms();
 		b = bucket_find(t, bucket, 0);
@@ -564,6 +565,9 @@ call(struct api_toggl *t, const char *method, const char *path, int64_t wid, con
 	if (t->res != API_TOGGL_OK)
 		log_debug(t->log_ctx, "toggl: %s", t->err);
 out:
+	/* Bodies can carry a webhook secret. */
+	if (text != NULL)
+		crypto_wipe(text, strlen(text));
 	free(text);
 	buf_free(&url);
 	return t->res;
@@ -641,6 +645,15 @@ api_toggl_time_entries(struct api_toggl *t, const struct api_toggl_entries_query
 		snprintf(path + n, sizeof(path) - n, "%sstart_date=%s&end_date=%s", q->since > 0 ? "&" : "?", a, b);
 	}
 	return call(t, "GET", path, 0, NULL, WANT_ARRAY, out);
+}
+
+enum api_toggl_res
+api_toggl_time_entry(struct api_toggl *t, int64_t id, json_t **out)
+{
+	char path[96];
+
+	snprintf(path, sizeof(path), API_V9 "/me/time_entries/%" PRId64, id);
+	return call(t, "GET", path, 0, NULL, WANT_OBJECT, out);
 }
 
 enum api_toggl_res

@@ -73,6 +73,7 @@ struct api_toggl {
 	char                err[LIMIT_TOGGL_ERROR_TEXT + 160]; /* one line for the user, "" after success */
 	double              retry_after_s;   /* for the transient results */
 	long                next_row;        /* X-Next-Row-Number of a reports answer, 0 when absent */
+	int                 user_scoped;     /* the last call was user-scoped (/me...): a 403 there is the token */
 	/* Running totals, for summaries and tests. */
 	int                 rate_strikes;    /* 429s in a row: the exponent of the next backoff */
 	long                requests;        /* HTTP requests sent */
@@ -113,6 +114,10 @@ struct api_toggl_entries_query {
 };
 enum api_toggl_res api_toggl_time_entries(struct api_toggl *t, const struct api_toggl_entries_query *q,
     json_t **out) __attribute__((warn_unused_result));
+
+/* GET /me/time_entries/{id}: API_TOGGL_NOT_FOUND when it was deleted (or is not the user's). */
+enum api_toggl_res api_toggl_time_entry(struct api_toggl *t, int64_t id, json_t **out)
+	__attribute__((warn_unused_result));
 
 /* ---- Webhooks v1 ---- */
 enum api_toggl_res api_toggl_subscriptions(struct api_toggl *t, int64_t wid, json_t **out)

@@ -45,4 +45,7 @@ int cli_jobs_enqueue(struct cli *c);
 
 /* -- features add their sections below -- */
 
+/* cli_webhook_dev.c (issue 3: tests and benchmarks only) */
+int cli_webhook_dev_create(struct cli *c);
+
 #endif

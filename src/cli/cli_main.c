@@ -28,6 +28,9 @@ static const struct command commands[] = {
 	{ "jobs enqueue", "KIND [JSON] [--user EMAIL]",  "queue a job by hand (e.g. diag.sleep)", cli_jobs_enqueue },
 	{ "jobs",         "[--state S] [--limit N] [--json]", "list jobs, newest first", cli_jobs },
 	/* -- features add their commands below -- */
+	{ "webhook dev-create", "EMAIL WORKSPACE_ID [--secret-stdin]",
+	  "tests and benchmarks only: a webhook subscription without Toggl; prints its token and secret",
+	  cli_webhook_dev_create },
 };
 
 static void

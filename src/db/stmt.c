@@ -186,8 +186,641 @@ static const char *const stmt_text[STMT__MAX] = {
 	/* -- feature blocks, in the order of stmt.h -- */
 
 	/* toggl (issue 3) */
+	/* toggl webhook receiver (h_webhook.c). Every event is ONE round trip: a data-modifying CTE that
+	 * re-checks the subscription is live (revocation answers 404 at once, despite the token cache),
+	 * deduplicates on (subscription, event_id), applies the change and records the raw event, all in one
+	 * implicit transaction (the time_entries triggers, e.g. Google's job queueing and its NOTIFY, commit
+	 * with it). Common parameters: $1 subscription row id, $2 event_id, $3 raw body, $4 model, $5 action,
+	 * $6 LIMIT_WEBHOOK_TOUCH_S. The result: (live subscriptions: 0 or 1, the recorded result or NULL for
+	 * a duplicate). "fresh" reads the snapshot; a concurrent identical delivery also passes it, applies
+	 * the same (idempotent) change and loses the race on the unique key: DO NOTHING, so it is reported
+	 * as a duplicate. last_event_at is written at most once per $6 seconds, so concurrent deliveries do
+	 * not queue on the subscription row's lock. */
+#define WEBHOOK_SUB \
+	    "WITH sub AS (SELECT s.id, s.user_id, s.workspace_id FROM webhook_subscriptions s " \
+	    "WHERE s.id = $1::bigint AND s.revoked_at IS NULL), " \
+	    "fresh AS (SELECT sub.* FROM sub WHERE NOT EXISTS (SELECT 1 FROM webhook_events e " \
+	    "WHERE e.subscription = sub.id AND e.event_id = $2::bigint)), " \
+	    "touch AS (UPDATE webhook_subscriptions SET last_event_at = now() WHERE id = (SELECT id FROM fresh) " \
+	    "AND (last_event_at IS NULL OR last_event_at < now() - make_interval(secs => $6::int))), "
+#define WEBHOOK_RECORD(result) \
+	    "ev AS (INSERT INTO webhook_events (subscription, event_id, model, action, result, body) " \
+	    "SELECT fresh.id, $2::bigint, $4, $5, " result ", $3::jsonb FROM fresh " \
+	    "ON CONFLICT (subscription, event_id) DO NOTHING RETURNING result) " \
+	    "SELECT (SELECT count(*) FROM sub), (SELECT result FROM ev)"
+	/* Entries: whose they are. The connected user's own (toggl_accounts), or anyone's when the workspace
+	 * mirrors everyone; and only from the subscription's workspace. A new row belongs to the timebridge
+	 * user whose Toggl account owns the entry when that person is connected, else to the subscriber. */
+#define WEBHOOK_ENTRY_WANT(owner) \
+	    "me AS (SELECT a.toggl_user_id AS tid, coalesce(w.mirror_everyone, false) AS everyone FROM sub " \
+	    "LEFT JOIN toggl_accounts a ON a.user_id = sub.user_id " \
+	    "LEFT JOIN toggl_workspaces w ON w.id = sub.workspace_id), " \
+	    "want AS (SELECT fresh.id, coalesce((SELECT o.user_id FROM toggl_accounts o " \
+	    "WHERE o.toggl_user_id = $8::bigint), fresh.user_id) AS owner, fresh.workspace_id, me.tid FROM fresh, me " \
+	    "WHERE coalesce($9::bigint, fresh.workspace_id) = fresh.workspace_id AND (me.everyone OR " owner " = me.tid)), " \
+	    "cur AS (SELECT t.at, t.server_deleted_at FROM time_entries t WHERE t.id = $7::bigint), "
+#define WEBHOOK_ENTRY_COLS \
+	    "toggl_user_id, workspace_id, project_id, task_id, description, billable, start, stop, duration, tags, " \
+	    "tag_ids, at"
+#define WEBHOOK_ENTRY_VALUES(tuid) \
+	    "SELECT $7::bigint, want.owner, " tuid ", want.workspace_id, $10::bigint, $11::bigint, $12, " \
+	    "coalesce($13::boolean, false), coalesce($14::timestamptz, $20::timestamptz), $15::timestamptz, " \
+	    "coalesce($16::bigint, 0), ARRAY(SELECT jsonb_array_elements_text($17::jsonb)), " \
+	    "ARRAY(SELECT jsonb_array_elements_text($18::jsonb)::bigint), " \
+	    "coalesce($19::timestamptz, $20::timestamptz)"
+	/* Created/updated: $7 entry id, $8 its Toggl user, $9 workspace, $10 project, $11 task, $12
+	 * description, $13 billable, $14 start, $15 stop (NULL running), $16 duration, $17 tags and $18
+	 * tag_ids (JSON arrays), $19 at; $20 is unused here (NULL), kept so both entry statements take the
+	 * same parameters. Applied only when `at` is not older than ours and something differs, never on a
+	 * tombstone; every real change bumps version and updated_at. */
+	[STMT_WEBHOOK_ENTRY_UPSERT] =
+	    WEBHOOK_SUB WEBHOOK_ENTRY_WANT("$8::bigint")
+	    "up AS (INSERT INTO time_entries AS t (id, user_id, " WEBHOOK_ENTRY_COLS ") "
+	    WEBHOOK_ENTRY_VALUES("$8::bigint") " FROM want "
+	    "ON CONFLICT (id) DO UPDATE SET toggl_user_id = EXCLUDED.toggl_user_id, "
+	    "workspace_id = EXCLUDED.workspace_id, project_id = EXCLUDED.project_id, task_id = EXCLUDED.task_id, "
+	    "description = EXCLUDED.description, billable = EXCLUDED.billable, start = EXCLUDED.start, "
+	    "stop = EXCLUDED.stop, duration = EXCLUDED.duration, tags = EXCLUDED.tags, tag_ids = EXCLUDED.tag_ids, "
+	    "at = EXCLUDED.at, version = t.version + 1, updated_at = now() "
+	    "WHERE t.server_deleted_at IS NULL AND EXCLUDED.at >= t.at "
+	    "AND (t.toggl_user_id, t.workspace_id, t.project_id, t.task_id, t.description, t.billable, t.start, "
+	    "t.stop, t.duration, t.tags, t.tag_ids, t.at) IS DISTINCT FROM (EXCLUDED.toggl_user_id, "
+	    "EXCLUDED.workspace_id, EXCLUDED.project_id, EXCLUDED.task_id, EXCLUDED.description, "
+	    "EXCLUDED.billable, EXCLUDED.start, EXCLUDED.stop, EXCLUDED.duration, EXCLUDED.tags, "
+	    "EXCLUDED.tag_ids, EXCLUDED.at) RETURNING 1), "
+	    WEBHOOK_RECORD("CASE WHEN NOT EXISTS (SELECT 1 FROM want) THEN 'foreign' "
+	    "WHEN EXISTS (SELECT 1 FROM up) THEN 'applied' WHEN EXISTS (SELECT 1 FROM cur "
+	    "WHERE cur.server_deleted_at IS NOT NULL OR cur.at > $19::timestamptz) THEN 'stale' ELSE 'unchanged' END"),
+	/* Deleted: the same parameters, $20 the tombstone time. A delete wins over any update: it applies to
+	 * any live row whatever its `at`; an entry never seen is stored as a tombstone, so a late create or
+	 * update of it cannot resurrect it. Its owner may be absent from the payload: then the stored row's. */
+	[STMT_WEBHOOK_ENTRY_DELETE] =
+	    WEBHOOK_SUB WEBHOOK_ENTRY_WANT("coalesce($8::bigint, (SELECT t.toggl_user_id FROM time_entries t "
+	    "WHERE t.id = $7::bigint))")
+	    "up AS (INSERT INTO time_entries AS t (id, user_id, " WEBHOOK_ENTRY_COLS ", server_deleted_at) "
+	    WEBHOOK_ENTRY_VALUES("coalesce($8::bigint, want.tid, 0)") ", $20::timestamptz FROM want "
+	    "ON CONFLICT (id) DO UPDATE SET server_deleted_at = EXCLUDED.server_deleted_at, "
+	    "at = greatest(t.at, EXCLUDED.at), version = t.version + 1, updated_at = now() "
+	    "WHERE t.server_deleted_at IS NULL RETURNING 1), "
+	    WEBHOOK_RECORD("CASE WHEN NOT EXISTS (SELECT 1 FROM want) THEN 'foreign' "
+	    "WHEN EXISTS (SELECT 1 FROM up) THEN 'applied' ELSE 'unchanged' END"),
+	/* Metadata. A deleted object stays deleted (Toggl cannot restore one); otherwise an event applies
+	 * unless ours has a newer `at`. Only the subscription's workspace. $7 id, $8 workspace, then per
+	 * table; the last parameter says "deleted". */
+#define WEBHOOK_META_RESULT \
+	    WEBHOOK_RECORD("CASE WHEN NOT EXISTS (SELECT 1 FROM want) THEN 'foreign' " \
+	    "WHEN EXISTS (SELECT 1 FROM up) THEN 'applied' ELSE 'stale' END")
+#define WEBHOOK_META_WANT \
+	    "want AS (SELECT fresh.* FROM fresh WHERE coalesce($8::bigint, fresh.workspace_id) = fresh.workspace_id), "
+	/* $9 client_id, $10 name, $11 color, $12 active, $13 billable, $14 rate, $15 currency, $16 at,
+	 * $17 deleted */
+	[STMT_WEBHOOK_PROJECT] =
+	    WEBHOOK_SUB WEBHOOK_META_WANT
+	    "up AS (INSERT INTO toggl_projects AS p (id, workspace_id, client_id, name, color, active, billable, "
+	    "rate, currency, at, deleted) SELECT $7::bigint, want.workspace_id, $9::bigint, coalesce($10, ''), $11, "
+	    "coalesce($12::boolean, true), coalesce($13::boolean, false), $14::numeric, $15, $16::timestamptz, "
+	    "$17::boolean FROM want ON CONFLICT (id) DO UPDATE SET "
+	    "client_id = CASE WHEN EXCLUDED.deleted THEN p.client_id ELSE EXCLUDED.client_id END, "
+	    "name = CASE WHEN EXCLUDED.deleted THEN p.name ELSE EXCLUDED.name END, "
+	    "color = CASE WHEN EXCLUDED.deleted THEN p.color ELSE EXCLUDED.color END, "
+	    "active = CASE WHEN EXCLUDED.deleted THEN p.active ELSE EXCLUDED.active END, "
+	    "billable = CASE WHEN EXCLUDED.deleted THEN p.billable ELSE EXCLUDED.billable END, "
+	    "rate = CASE WHEN EXCLUDED.deleted THEN p.rate ELSE EXCLUDED.rate END, "
+	    "currency = CASE WHEN EXCLUDED.deleted THEN p.currency ELSE EXCLUDED.currency END, "
+	    "at = greatest(p.at, EXCLUDED.at), deleted = EXCLUDED.deleted "
+	    "WHERE NOT p.deleted AND (EXCLUDED.deleted OR p.at IS NULL OR EXCLUDED.at IS NULL "
+	    "OR EXCLUDED.at >= p.at) AND (p.client_id, p.name, p.color, p.active, p.billable, p.rate, p.currency, "
+	    "p.at, p.deleted) IS DISTINCT FROM (EXCLUDED.client_id, EXCLUDED.name, EXCLUDED.color, "
+	    "EXCLUDED.active, EXCLUDED.billable, EXCLUDED.rate, EXCLUDED.currency, EXCLUDED.at, EXCLUDED.deleted) "
+	    "RETURNING 1), " WEBHOOK_META_RESULT,
+	/* $9 name, $10 archived, $11 at, $12 deleted */
+	[STMT_WEBHOOK_CLIENT] =
+	    WEBHOOK_SUB WEBHOOK_META_WANT
+	    "up AS (INSERT INTO toggl_clients AS c (id, workspace_id, name, archived, at, deleted) "
+	    "SELECT $7::bigint, want.workspace_id, coalesce($9, ''), coalesce($10::boolean, false), "
+	    "$11::timestamptz, $12::boolean FROM want ON CONFLICT (id) DO UPDATE SET "
+	    "name = CASE WHEN EXCLUDED.deleted THEN c.name ELSE EXCLUDED.name END, "
+	    "archived = CASE WHEN EXCLUDED.deleted THEN c.archived ELSE EXCLUDED.archived END, "
+	    "at = greatest(c.at, EXCLUDED.at), deleted = EXCLUDED.deleted "
+	    "WHERE NOT c.deleted AND (EXCLUDED.deleted OR c.at IS NULL OR EXCLUDED.at IS NULL "
+	    "OR EXCLUDED.at >= c.at) AND (c.name, c.archived, c.at, c.deleted) IS DISTINCT FROM "
+	    "(EXCLUDED.name, EXCLUDED.archived, EXCLUDED.at, EXCLUDED.deleted) RETURNING 1), " WEBHOOK_META_RESULT,
+	/* $9 name, $10 at, $11 deleted */
+	[STMT_WEBHOOK_TAG] =
+	    WEBHOOK_SUB WEBHOOK_META_WANT
+	    "up AS (INSERT INTO toggl_tags AS g (id, workspace_id, name, at, deleted) "
+	    "SELECT $7::bigint, want.workspace_id, coalesce($9, ''), $10::timestamptz, $11::boolean FROM want "
+	    "ON CONFLICT (id) DO UPDATE SET name = CASE WHEN EXCLUDED.deleted THEN g.name ELSE EXCLUDED.name END, "
+	    "at = greatest(g.at, EXCLUDED.at), deleted = EXCLUDED.deleted "
+	    "WHERE NOT g.deleted AND (EXCLUDED.deleted OR g.at IS NULL OR EXCLUDED.at IS NULL "
+	    "OR EXCLUDED.at >= g.at) AND (g.name, g.at, g.deleted) IS DISTINCT FROM "
+	    "(EXCLUDED.name, EXCLUDED.at, EXCLUDED.deleted) RETURNING 1), " WEBHOOK_META_RESULT,
+	/* Anything else (unknown model or action, an entity we do not keep): recorded only. $7 the result. */
+	[STMT_WEBHOOK_RECORD] = WEBHOOK_SUB WEBHOOK_RECORD("$7"),
+#undef WEBHOOK_SUB
+#undef WEBHOOK_RECORD
+#undef WEBHOOK_ENTRY_WANT
+#undef WEBHOOK_ENTRY_COLS
+#undef WEBHOOK_ENTRY_VALUES
+#undef WEBHOOK_META_RESULT
+#undef WEBHOOK_META_WANT
+	/* The token of a live subscription, with its sealed signing secret (NULL when missing). */
+	[STMT_WEBHOOK_SUB_BY_TOKEN] =
+	    "SELECT s.id, s.user_id, s.workspace_id, x.sealed FROM webhook_subscriptions s "
+	    "LEFT JOIN secrets x ON x.user_id = s.user_id AND x.kind = 'webhook_secret' AND x.ref = s.id::text "
+	    "WHERE s.token_hash = $1 AND s.revoked_at IS NULL",
+	/* A ping: $1 subscription, $2 raw body, $3 it carried a validation code (which we echo: validated).
+	 * Pings all carry event_id 0, so the last one is kept rather than deduplicated. Returns live count. */
+	[STMT_WEBHOOK_PING] =
+	    "WITH sub AS (SELECT id FROM webhook_subscriptions WHERE id = $1::bigint AND revoked_at IS NULL), "
+	    "v AS (UPDATE webhook_subscriptions SET validated_at = now(), updated_at = now() "
+	    "WHERE id = (SELECT id FROM sub) AND $3::boolean), "
+	    "ev AS (INSERT INTO webhook_events (subscription, event_id, model, action, result, body) "
+	    "SELECT id, 0, 'ping', NULL, 'ping', $2::jsonb FROM sub ON CONFLICT (subscription, event_id) "
+	    "DO UPDATE SET body = EXCLUDED.body, received_at = now(), result = 'ping') "
+	    "SELECT count(*) FROM sub",
+	/* Retention of raw events (maintenance.purge): the setting webhook_event_retention_days when it is a
+	 * number, else $1 days; 0 keeps them forever. */
+	[STMT_WEBHOOK_PURGE_EVENTS] =
+	    "WITH d AS (SELECT coalesce((SELECT CASE WHEN value ~ '^[0-9]{1,6}$' THEN value::int END FROM settings "
+	    "WHERE key = 'webhook_event_retention_days'), $1::int) AS days) "
+	    "DELETE FROM webhook_events WHERE (SELECT days FROM d) > 0 "
+	    "AND received_at < now() - make_interval(days => (SELECT days FROM d))",
+	/* `timebridge webhook dev-create` (tests and benchmarks): a subscription row without Toggl. */
+	[STMT_WEBHOOK_DEV_INSERT] =
+	    "INSERT INTO webhook_subscriptions (user_id, workspace_id, token_hash, description, url_callback, "
+	    "validated_at) VALUES ($1::bigint, $2::bigint, $3, $4, $5, now()) RETURNING id",
+
+	/* toggl: client and sync (src/toggl/connect.c, metadata.c, webhooks.c, import.c, reconcile.c).
+	 * Timestamps go out as UTC RFC 3339; bulk writes take one JSON array ($n::jsonb) per page, so a page of
+	 * a thousand rows is one round trip. */
+#define TG_TS(x) "to_char((" x ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+	/* $1 user, $2 Toggl user id, $3 email, $4 fullname, $5 time zone, $6 beginning_of_week, $7 default
+	 * workspace. Connecting again (a new token) clears a broken status; another Toggl account restarts
+	 * the reconciliation from scratch. */
+	[STMT_TOGGL_ACCOUNT_UPSERT] =
+	    "INSERT INTO toggl_accounts AS a (user_id, toggl_user_id, email, fullname, time_zone, beginning_of_week, "
+	    "default_workspace_id) VALUES ($1::bigint, $2::bigint, $3, $4, coalesce($5, 'UTC'), "
+	    "coalesce($6::smallint, 1), $7::bigint) ON CONFLICT (user_id) DO UPDATE SET "
+	    "last_pull_at = CASE WHEN a.toggl_user_id = EXCLUDED.toggl_user_id THEN a.last_pull_at END, "
+	    "toggl_user_id = EXCLUDED.toggl_user_id, email = EXCLUDED.email, fullname = EXCLUDED.fullname, "
+	    "time_zone = EXCLUDED.time_zone, beginning_of_week = EXCLUDED.beginning_of_week, "
+	    "default_workspace_id = EXCLUDED.default_workspace_id, status = 'ok', status_detail = NULL, "
+	    "updated_at = now()",
+	[STMT_TOGGL_ACCOUNT_GET] =
+	    "SELECT toggl_user_id, email, fullname, time_zone, beginning_of_week, default_workspace_id, status, "
+	    "status_detail, quota_remaining, " TG_TS("quota_resets_at") ", " TG_TS("rate_limited_until") ", "
+	    "extract(epoch FROM last_pull_at)::bigint, rate_strikes, "
+	    "greatest(extract(epoch FROM rate_limited_until - now()), 0)::float8, " TG_TS("last_pull_at")
+	    " FROM toggl_accounts WHERE user_id = $1::bigint",
+	/* $1 user, $2 status (ok | invalid_token), $3 detail shown to the user. */
+	[STMT_TOGGL_ACCOUNT_SET_STATUS] =
+	    "UPDATE toggl_accounts SET status = $2, status_detail = $3, updated_at = now() WHERE user_id = $1::bigint",
+	/* $1 user, $2 seconds to wait (0: no wait), $3 the 429 streak. */
+	[STMT_TOGGL_ACCOUNT_SET_RATE] =
+	    "UPDATE toggl_accounts SET rate_limited_until = CASE WHEN $2::float8 > 0 "
+	    "THEN now() + make_interval(secs => $2::float8) END, rate_strikes = $3::int WHERE user_id = $1::bigint",
+	/* $1 user, $2 unix seconds: where the next reconciliation starts. */
+	[STMT_TOGGL_ACCOUNT_SET_PULL] =
+	    "UPDATE toggl_accounts SET last_pull_at = to_timestamp($2::float8), updated_at = now() "
+	    "WHERE user_id = $1::bigint",
+	[STMT_TOGGL_ACCOUNT_LIST] = "SELECT user_id FROM toggl_accounts ORDER BY user_id",
+	/* $1 user, $2 bucket, $3 organisation (NULL), $4 remaining, $5 reset time in unix ms. The user-scoped
+	 * budget is also what toggl_accounts shows. */
+	[STMT_TOGGL_QUOTA_PUT] =
+	    "WITH q AS (INSERT INTO toggl_quota (user_id, bucket, organization_id, remaining, resets_at) "
+	    "VALUES ($1::bigint, $2, $3::bigint, $4::int, to_timestamp($5::float8 / 1000)) "
+	    "ON CONFLICT (user_id, bucket) DO UPDATE SET organization_id = EXCLUDED.organization_id, "
+	    "remaining = EXCLUDED.remaining, resets_at = EXCLUDED.resets_at, updated_at = now()) "
+	    "UPDATE toggl_accounts SET quota_remaining = $4::int, quota_resets_at = to_timestamp($5::float8 / 1000) "
+	    "WHERE user_id = $1::bigint AND $2 = 'user'",
+	[STMT_TOGGL_QUOTA_LIST] =
+	    "SELECT bucket, coalesce(organization_id, 0), remaining, (extract(epoch FROM resets_at) * 1000)::bigint, "
+	    TG_TS("resets_at") " FROM toggl_quota WHERE user_id = $1::bigint ORDER BY bucket",
+	/* Metadata from the listings: $1 user (for the rows that record who connected them), $2 a JSON array. */
+	[STMT_TOGGL_ORGS_MERGE] =
+	    "INSERT INTO toggl_organizations (id, name, plan, user_id) SELECT r.id, coalesce(r.name, ''), r.plan, "
+	    "$1::bigint FROM jsonb_to_recordset($2::jsonb) AS r(id bigint, name text, plan text) WHERE r.id IS NOT NULL "
+	    "ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, plan = EXCLUDED.plan, updated_at = now()",
+	[STMT_TOGGL_WORKSPACES_MERGE] =
+	    "INSERT INTO toggl_workspaces (id, organization_id, name, user_id, premium, at) "
+	    "SELECT r.id, r.organization_id, coalesce(r.name, ''), $1::bigint, coalesce(r.premium, false), r.at "
+	    "FROM jsonb_to_recordset($2::jsonb) AS r(id bigint, organization_id bigint, name text, premium boolean, "
+	    "at timestamptz) WHERE r.id IS NOT NULL ON CONFLICT (id) DO UPDATE SET "
+	    "organization_id = EXCLUDED.organization_id, name = EXCLUDED.name, premium = EXCLUDED.premium, "
+	    "at = EXCLUDED.at, updated_at = now()",
+	[STMT_TOGGL_WORKSPACES_OF_USER] =
+	    "SELECT w.id, coalesce(w.organization_id, 0), w.name, w.premium, o.plan FROM toggl_workspaces w "
+	    "LEFT JOIN toggl_organizations o ON o.id = w.organization_id WHERE w.user_id = $1::bigint ORDER BY w.id",
+	[STMT_TOGGL_WORKSPACE_GET] =
+	    "SELECT id, coalesce(organization_id, 0), name, user_id, premium FROM toggl_workspaces WHERE id = $1::bigint",
+	[STMT_TOGGL_WORKSPACE_SET_PREMIUM] =
+	    "UPDATE toggl_workspaces SET premium = $2::boolean, updated_at = now() WHERE id = $1::bigint",
+	/* A listing is the truth at the time it was read: it applies unless our row changed after that (a
+	 * webhook event newer than the listing), and it may clear a `deleted` a previous sweep set. Returns
+	 * the number of rows changed. */
+	[STMT_TOGGL_PROJECTS_MERGE] =
+	    "WITH up AS (INSERT INTO toggl_projects AS p (id, workspace_id, client_id, name, color, active, billable, "
+	    "rate, currency, at, deleted) SELECT r.id, r.workspace_id, r.client_id, coalesce(r.name, ''), r.color, "
+	    "coalesce(r.active, true), coalesce(r.billable, false), r.rate, r.currency, r.at, coalesce(r.deleted, false) "
+	    "FROM jsonb_to_recordset($1::jsonb) AS r(id bigint, workspace_id bigint, client_id bigint, name text, "
+	    "color text, active boolean, billable boolean, rate numeric, currency text, at timestamptz, deleted boolean) "
+	    "WHERE r.id IS NOT NULL AND r.workspace_id IS NOT NULL ON CONFLICT (id) DO UPDATE SET "
+	    "workspace_id = EXCLUDED.workspace_id, client_id = EXCLUDED.client_id, name = EXCLUDED.name, "
+	    "color = EXCLUDED.color, active = EXCLUDED.active, billable = EXCLUDED.billable, rate = EXCLUDED.rate, "
+	    "currency = EXCLUDED.currency, at = EXCLUDED.at, deleted = EXCLUDED.deleted "
+	    "WHERE (p.at IS NULL OR EXCLUDED.at IS NULL OR EXCLUDED.at >= p.at) AND (p.workspace_id, p.client_id, "
+	    "p.name, p.color, p.active, p.billable, p.rate, p.currency, p.at, p.deleted) IS DISTINCT FROM "
+	    "(EXCLUDED.workspace_id, EXCLUDED.client_id, EXCLUDED.name, EXCLUDED.color, EXCLUDED.active, "
+	    "EXCLUDED.billable, EXCLUDED.rate, EXCLUDED.currency, EXCLUDED.at, EXCLUDED.deleted) RETURNING 1) "
+	    "SELECT count(*) FROM up",
+	/* After a complete listing of workspace $1: what it did not contain ($2 the ids it did) is deleted,
+	 * unless it changed after the listing began ($3 unix s). */
+	[STMT_TOGGL_PROJECTS_SWEEP] =
+	    "WITH d AS (UPDATE toggl_projects SET deleted = true WHERE workspace_id = $1::bigint AND NOT deleted "
+	    "AND NOT (id = ANY($2::bigint[])) AND (at IS NULL OR at < to_timestamp($3::float8)) RETURNING 1) "
+	    "SELECT count(*) FROM d",
+	[STMT_TOGGL_CLIENTS_MERGE] =
+	    "WITH up AS (INSERT INTO toggl_clients AS c (id, workspace_id, name, archived, at, deleted) "
+	    "SELECT r.id, r.workspace_id, coalesce(r.name, ''), coalesce(r.archived, false), r.at, "
+	    "coalesce(r.deleted, false) FROM jsonb_to_recordset($1::jsonb) AS r(id bigint, workspace_id bigint, "
+	    "name text, archived boolean, at timestamptz, deleted boolean) "
+	    "WHERE r.id IS NOT NULL AND r.workspace_id IS NOT NULL ON CONFLICT (id) DO UPDATE SET "
+	    "workspace_id = EXCLUDED.workspace_id, name = EXCLUDED.name, archived = EXCLUDED.archived, "
+	    "at = EXCLUDED.at, deleted = EXCLUDED.deleted "
+	    "WHERE (c.at IS NULL OR EXCLUDED.at IS NULL OR EXCLUDED.at >= c.at) AND (c.workspace_id, c.name, "
+	    "c.archived, c.at, c.deleted) IS DISTINCT FROM (EXCLUDED.workspace_id, EXCLUDED.name, EXCLUDED.archived, "
+	    "EXCLUDED.at, EXCLUDED.deleted) RETURNING 1) SELECT count(*) FROM up",
+	[STMT_TOGGL_CLIENTS_SWEEP] =
+	    "WITH d AS (UPDATE toggl_clients SET deleted = true WHERE workspace_id = $1::bigint AND NOT deleted "
+	    "AND NOT (id = ANY($2::bigint[])) AND (at IS NULL OR at < to_timestamp($3::float8)) RETURNING 1) "
+	    "SELECT count(*) FROM d",
+	[STMT_TOGGL_TAGS_MERGE] =
+	    "WITH up AS (INSERT INTO toggl_tags AS g (id, workspace_id, name, at, deleted) "
+	    "SELECT r.id, r.workspace_id, coalesce(r.name, ''), r.at, coalesce(r.deleted, false) "
+	    "FROM jsonb_to_recordset($1::jsonb) AS r(id bigint, workspace_id bigint, name text, at timestamptz, "
+	    "deleted boolean) WHERE r.id IS NOT NULL AND r.workspace_id IS NOT NULL ON CONFLICT (id) DO UPDATE SET "
+	    "workspace_id = EXCLUDED.workspace_id, name = EXCLUDED.name, at = EXCLUDED.at, deleted = EXCLUDED.deleted "
+	    "WHERE (g.at IS NULL OR EXCLUDED.at IS NULL OR EXCLUDED.at >= g.at) AND (g.workspace_id, g.name, g.at, "
+	    "g.deleted) IS DISTINCT FROM (EXCLUDED.workspace_id, EXCLUDED.name, EXCLUDED.at, EXCLUDED.deleted) "
+	    "RETURNING 1) SELECT count(*) FROM up",
+	[STMT_TOGGL_TAGS_SWEEP] =
+	    "WITH d AS (UPDATE toggl_tags SET deleted = true WHERE workspace_id = $1::bigint AND NOT deleted "
+	    "AND NOT (id = ANY($2::bigint[])) AND (at IS NULL OR at < to_timestamp($3::float8)) RETURNING 1) "
+	    "SELECT count(*) FROM d",
+	/* How many projects, tags and clients that user $1's entries changed since $2 (unix s) name are
+	 * unknown to us: when non-zero, a metadata refresh is due. */
+	[STMT_TOGGL_META_UNKNOWN] =
+	    "WITH e AS (SELECT project_id, tag_ids FROM time_entries WHERE user_id = $1::bigint "
+	    "AND updated_at >= to_timestamp($2::float8)) "
+	    "SELECT (SELECT count(DISTINCT e.project_id) FROM e WHERE e.project_id IS NOT NULL AND NOT EXISTS "
+	    "(SELECT 1 FROM toggl_projects p WHERE p.id = e.project_id)) "
+	    "+ (SELECT count(DISTINCT t.id) FROM e, unnest(e.tag_ids) AS t(id) WHERE NOT EXISTS "
+	    "(SELECT 1 FROM toggl_tags g WHERE g.id = t.id)) "
+	    "+ (SELECT count(DISTINCT p.client_id) FROM toggl_projects p JOIN toggl_workspaces w "
+	    "ON w.id = p.workspace_id WHERE w.user_id = $1::bigint AND p.client_id IS NOT NULL AND NOT EXISTS "
+	    "(SELECT 1 FROM toggl_clients c WHERE c.id = p.client_id))",
+	/* A page of entries from the API (import, reconciliation) with the receiver's rules: a live entry
+	 * applies when its `at` is not older than ours and something differs (a running entry's negative
+	 * duration compares equal whatever its value: webhooks send -start, the API -1), never on a
+	 * tombstone; a deleted one tombstones any live row whatever its `at`, and an entry never seen is
+	 * stored as a tombstone. Each real change bumps version. Tags without names (the Reports API sends
+	 * ids only) take them from toggl_tags. $1 user, $2 the JSON array, $3 the import run that saw them
+	 * (NULL: none). Returns inserted, updated, deleted, rows given. */
+#define TG_NEWER(c) "CASE WHEN EXCLUDED.at >= t.at THEN EXCLUDED." c " ELSE t." c " END"
+#define TG_DUR(p) "CASE WHEN " p "duration < 0 THEN -1 ELSE " p "duration END"
+	[STMT_TOGGL_ENTRIES_MERGE] =
+	    "WITH r AS (SELECT DISTINCT ON (r.id) r.* FROM jsonb_to_recordset($2::jsonb) AS r(id bigint, "
+	    "toggl_user_id bigint, workspace_id bigint, project_id bigint, task_id bigint, description text, "
+	    "billable boolean, start timestamptz, stop timestamptz, duration bigint, tags text[], tag_ids bigint[], "
+	    "at timestamptz, server_deleted_at timestamptz) WHERE r.id IS NOT NULL ORDER BY r.id, r.at DESC), "
+	    "x AS (SELECT r.id, r.toggl_user_id, r.workspace_id, r.project_id, r.task_id, r.description, "
+	    "coalesce(r.billable, false) AS billable, r.start, r.stop, r.duration, coalesce(r.tags, ARRAY("
+	    "SELECT g.name FROM unnest(r.tag_ids) WITH ORDINALITY AS u(tid, n) JOIN toggl_tags g ON g.id = u.tid "
+	    "ORDER BY u.n)) AS tags, coalesce(r.tag_ids, '{}') AS tag_ids, r.at, r.server_deleted_at FROM r), "
+	    "seen AS (INSERT INTO toggl_import_seen (run_id, entry_id) SELECT $3::bigint, x.id FROM x "
+	    "WHERE $3::bigint IS NOT NULL ON CONFLICT DO NOTHING), "
+	    "up AS (INSERT INTO time_entries AS t (id, user_id, toggl_user_id, workspace_id, project_id, task_id, "
+	    "description, billable, start, stop, duration, tags, tag_ids, at, server_deleted_at) "
+	    "SELECT x.id, $1::bigint, x.toggl_user_id, x.workspace_id, x.project_id, x.task_id, x.description, "
+	    "x.billable, x.start, x.stop, x.duration, x.tags, x.tag_ids, x.at, x.server_deleted_at FROM x "
+	    "ON CONFLICT (id) DO UPDATE SET toggl_user_id = " TG_NEWER("toggl_user_id") ", "
+	    "workspace_id = " TG_NEWER("workspace_id") ", project_id = " TG_NEWER("project_id") ", "
+	    "task_id = " TG_NEWER("task_id") ", description = " TG_NEWER("description") ", "
+	    "billable = " TG_NEWER("billable") ", start = " TG_NEWER("start") ", stop = " TG_NEWER("stop") ", "
+	    "duration = " TG_NEWER("duration") ", tags = " TG_NEWER("tags") ", tag_ids = " TG_NEWER("tag_ids") ", "
+	    "server_deleted_at = coalesce(t.server_deleted_at, EXCLUDED.server_deleted_at), "
+	    "at = greatest(t.at, EXCLUDED.at), version = t.version + 1, updated_at = now() "
+	    "WHERE t.server_deleted_at IS NULL AND (EXCLUDED.server_deleted_at IS NOT NULL OR (EXCLUDED.at >= t.at "
+	    "AND (t.toggl_user_id, t.workspace_id, t.project_id, t.task_id, t.description, t.billable, t.start, "
+	    "t.stop, " TG_DUR("t.") ", t.tags, t.tag_ids) IS DISTINCT FROM (EXCLUDED.toggl_user_id, "
+	    "EXCLUDED.workspace_id, EXCLUDED.project_id, EXCLUDED.task_id, EXCLUDED.description, EXCLUDED.billable, "
+	    "EXCLUDED.start, EXCLUDED.stop, " TG_DUR("EXCLUDED.") ", EXCLUDED.tags, EXCLUDED.tag_ids))) "
+	    "RETURNING (t.xmax = 0) AS ins, (t.server_deleted_at IS NOT NULL) AS dead) "
+	    "SELECT count(*) FILTER (WHERE ins AND NOT dead), count(*) FILTER (WHERE NOT ins AND NOT dead), "
+	    "count(*) FILTER (WHERE dead), (SELECT count(*) FROM x) FROM up",
+#undef TG_NEWER
+#undef TG_DUR
+	/* An entry Toggl says is gone (404 on its own URL): $1 entry, $2 user. Returns rows changed. */
+	[STMT_TOGGL_ENTRY_TOMBSTONE] =
+	    "WITH d AS (UPDATE time_entries SET server_deleted_at = now(), version = version + 1, updated_at = now() "
+	    "WHERE id = $1::bigint AND user_id = $2::bigint AND server_deleted_at IS NULL RETURNING 1) "
+	    "SELECT count(*) FROM d",
+	/* Our live subscription row of user $1 in workspace $2. */
+	[STMT_TOGGL_HOOK_LIVE] =
+	    "SELECT id, subscription_id, token_hash, description, url_callback, event_filters::text, enabled, "
+	    TG_TS("validated_at") ", has_pending, " TG_TS("last_event_at")
+	    " FROM webhook_subscriptions WHERE user_id = $1::bigint AND workspace_id = $2::bigint AND revoked_at IS NULL",
+	/* $1 user, $2 workspace, $3 token hash, $4 description, $5 callback (token redacted), $6 filters. */
+	[STMT_TOGGL_HOOK_INSERT] =
+	    "INSERT INTO webhook_subscriptions (user_id, workspace_id, token_hash, description, url_callback, "
+	    "event_filters, enabled) VALUES ($1::bigint, $2::bigint, $3, $4, $5, $6::jsonb, true) RETURNING id",
+	/* What Toggl says of our subscription: $1 row, $2 Toggl's id, $3 enabled, $4 validated_at (NULL: not
+	 * validated), $5 has_pending_events, $6 filters, $7 callback (token redacted). */
+	[STMT_TOGGL_HOOK_SET_UPSTREAM] =
+	    "UPDATE webhook_subscriptions SET subscription_id = $2::bigint, enabled = $3::boolean, "
+	    "validated_at = $4::timestamptz, has_pending = $5::boolean, event_filters = $6::jsonb, "
+	    "url_callback = $7, updated_at = now() WHERE id = $1::bigint AND revoked_at IS NULL",
+	[STMT_TOGGL_HOOK_REVOKE] =
+	    "UPDATE webhook_subscriptions SET revoked_at = now(), enabled = false, updated_at = now() "
+	    "WHERE id = $1::bigint AND revoked_at IS NULL",
+	/* Live subscriptions, of user $1 (NULL: all) in workspace $2 (NULL: all). */
+	[STMT_TOGGL_HOOK_LIST] =
+	    "SELECT s.id, s.user_id, u.email, s.workspace_id, coalesce(w.name, ''), s.subscription_id, s.enabled, "
+	    TG_TS("s.validated_at") ", s.has_pending, " TG_TS("s.last_event_at") ", s.description, s.url_callback, "
+	    "s.event_filters::text, " TG_TS("s.created_at") " FROM webhook_subscriptions s JOIN users u ON u.id = s.user_id "
+	    "LEFT JOIN toggl_workspaces w ON w.id = s.workspace_id WHERE s.revoked_at IS NULL "
+	    "AND ($1::bigint IS NULL OR s.user_id = $1::bigint) AND ($2::bigint IS NULL OR s.workspace_id = $2::bigint) "
+	    "ORDER BY s.workspace_id, s.user_id",
+	/* One importer per user at a time: a session lock ("tgim"), released with the connection if the
+	 * importer dies. */
+	[STMT_TOGGL_IMPORT_LOCK] = "SELECT pg_try_advisory_lock(1952999789, ($1::bigint % 2147483647)::int)",
+	[STMT_TOGGL_IMPORT_UNLOCK] = "SELECT pg_advisory_unlock(1952999789, ($1::bigint % 2147483647)::int)",
+#define TG_RUN_COLS \
+	    "id, method, cursor::text, fetched, inserted, updated, unchanged, deleted, requests, windows, splits, " \
+	    "quota_waits, resumes, extract(epoch FROM started_at)::float8"
+	[STMT_TOGGL_IMPORT_OPEN] =
+	    "SELECT " TG_RUN_COLS " FROM toggl_import_runs WHERE user_id = $1::bigint AND since = $2::date "
+	    "AND until = $3::date AND state = 'running'",
+	[STMT_TOGGL_IMPORT_START] =
+	    "INSERT INTO toggl_import_runs (user_id, since, until, job_id) VALUES ($1::bigint, $2::date, $3::date, "
+	    "$4::bigint) RETURNING " TG_RUN_COLS,
+#undef TG_RUN_COLS
+	/* $1 run, $2 method, $3 cursor, $4..$13 the counters, $14 job (NULL: the CLI). */
+	[STMT_TOGGL_IMPORT_SAVE] =
+	    "UPDATE toggl_import_runs SET method = $2, cursor = $3::jsonb, fetched = $4::bigint, inserted = $5::bigint, "
+	    "updated = $6::bigint, unchanged = $7::bigint, deleted = $8::bigint, requests = $9::int, windows = $10::int, "
+	    "splits = $11::int, quota_waits = $12::int, resumes = $13::int, job_id = $14::bigint, updated_at = now() "
+	    "WHERE id = $1::bigint",
+	/* $1 run, $2 state (running: stays resumable), $3 the error (NULL). */
+	[STMT_TOGGL_IMPORT_FINISH] =
+	    "UPDATE toggl_import_runs SET state = $2, last_error = $3, updated_at = now(), "
+	    "finished_at = CASE WHEN $2 = 'running' THEN NULL ELSE now() END WHERE id = $1::bigint",
+	[STMT_TOGGL_IMPORT_LAST] =
+	    "SELECT id, since::text, until::text, state, method, fetched, inserted, updated, unchanged, deleted, "
+	    "requests, windows, splits, quota_waits, resumes, last_error, " TG_TS("started_at") ", "
+	    TG_TS("updated_at") ", " TG_TS("finished_at") ", job_id FROM toggl_import_runs "
+	    "WHERE user_id = $1::bigint ORDER BY id DESC LIMIT 1",
+	/* Live entries of the run's range the run did not see: $1 run, $2 user, $3 Toggl user, $4/$5 the range
+	 * (unix s), $6 how many, $7 workspaces (NULL: all), $8 running entries too. Changed after the run
+	 * began: not a candidate (the change is newer than what we read). */
+	[STMT_TOGGL_IMPORT_UNSEEN] =
+	    "SELECT t.id FROM time_entries t WHERE t.user_id = $2::bigint AND t.toggl_user_id = $3::bigint "
+	    "AND t.server_deleted_at IS NULL AND t.start >= to_timestamp($4::float8) AND t.start < to_timestamp($5::float8) "
+	    "AND t.at < (SELECT started_at FROM toggl_import_runs WHERE id = $1::bigint) "
+	    "AND ($8::boolean OR t.stop IS NOT NULL) AND ($7::bigint[] IS NULL OR t.workspace_id = ANY($7::bigint[])) "
+	    "AND NOT EXISTS (SELECT 1 FROM toggl_import_seen s WHERE s.run_id = $1::bigint AND s.entry_id = t.id) "
+	    "ORDER BY t.start LIMIT $6::int",
+	[STMT_TOGGL_IMPORT_SEEN_CLEAR] = "DELETE FROM toggl_import_seen WHERE run_id = $1::bigint",
+	/* A job that waited for a Toggl quota did not fail: give the attempt back ($1 job, $2 lease owner). */
+	[STMT_TOGGL_JOB_UNCOUNT] =
+	    "UPDATE jobs SET attempts = greatest(attempts - 1, 0) WHERE id = $1::bigint AND lease_owner = $2 "
+	    "AND state = 'running'",
+#undef TG_TS
 
 	/* google (issue 4) */
+	/* One entry and what its event shows (columns 0..24, enum gcal_col in gcal/mirror.c): the colour rules
+	 * that match it (the first tag in the entry's tag order), and its mirror row. */
+#define GOOGLE_ENTRY_COLS \
+	"te.id, te.version, te.server_deleted_at IS NOT NULL, te.workspace_id, coalesce(te.project_id, 0), " \
+	"coalesce(p.client_id, 0), te.toggl_user_id, te.description, te.billable, " \
+	"(extract(epoch FROM te.start) * 1000)::bigint, (extract(epoch FROM te.stop) * 1000)::bigint, " \
+	"te.stop IS NULL, array_to_string(te.tags, ', '), p.name, p.color, cl.name, " \
+	"(SELECT r.color_id FROM unnest(te.tag_ids) WITH ORDINALITY t(id, n) JOIN google_color_rules r " \
+	"ON r.user_id = te.user_id AND r.kind = 'tag' AND r.ref_id = t.id ORDER BY t.n LIMIT 1), " \
+	"(SELECT r.color_id FROM google_color_rules r WHERE r.user_id = te.user_id AND r.kind = 'project' " \
+	"AND r.ref_id = te.project_id), " \
+	"(SELECT r.color_id FROM google_color_rules r WHERE r.user_id = te.user_id AND r.kind = 'client' " \
+	"AND r.ref_id = p.client_id), " \
+	"(SELECT r.color_id FROM google_color_rules r WHERE r.user_id = te.user_id AND r.kind = 'workspace' " \
+	"AND r.ref_id = te.workspace_id), " \
+	"m.event_id, m.event_state, m.synced_version, m.state, m.calendar_id"
+#define GOOGLE_ENTRY_FROM \
+	"time_entries te LEFT JOIN toggl_projects p ON p.id = te.project_id " \
+	"LEFT JOIN toggl_clients cl ON cl.id = p.client_id LEFT JOIN google_mirror m ON m.entry_id = te.id"
+	/* OAuth states: single use (taken by DELETE ... RETURNING), with their freshness judged by the database
+	 * clock, so a state expires after LIMIT_GOOGLE_STATE_S whatever the web host's clock says. */
+	[STMT_GOOGLE_STATE_INSERT] =
+	    "INSERT INTO google_oauth_states (state_hash, session_hash, user_id, verifier_sealed) "
+	    "VALUES ($1, $2, $3::bigint, $4)",
+	[STMT_GOOGLE_STATE_PURGE] =
+	    "DELETE FROM google_oauth_states WHERE created_at < now() - make_interval(secs => $1::int)",
+	[STMT_GOOGLE_STATE_TAKE] =
+	    "DELETE FROM google_oauth_states WHERE state_hash = $1 "
+	    "RETURNING session_hash, user_id, verifier_sealed, created_at >= now() - make_interval(secs => $2::int)",
+	/* A (re)connection keeps the calendar and the settings, and ends any backoff. */
+	[STMT_GOOGLE_ACCOUNT_CONNECT] =
+	    "INSERT INTO google_accounts (user_id, status, status_detail, scopes, access_sealed, access_expires_at) "
+	    "VALUES ($1::bigint, $5, $6, $2, $3, now() + make_interval(secs => $4::int)) "
+	    "ON CONFLICT (user_id) DO UPDATE SET status = EXCLUDED.status, status_detail = EXCLUDED.status_detail, "
+	    "scopes = EXCLUDED.scopes, access_sealed = EXCLUDED.access_sealed, "
+	    "access_expires_at = EXCLUDED.access_expires_at, connected_at = now(), backoff_until = NULL, "
+	    "backoff_level = 0, updated_at = now() RETURNING calendar_id",
+	[STMT_GOOGLE_ACCOUNT_DISCONNECT] =
+	    "UPDATE google_accounts SET status = 'disconnecting', updated_at = now() WHERE user_id = $1::bigint "
+	    "RETURNING user_id",
+	/* For pages and the CLI. */
+	[STMT_GOOGLE_ACCOUNT_GET] =
+	    "SELECT status, status_detail, scopes, calendar_id, calendar_name, calendar_time_zone, backfill_days, "
+	    "running_refresh_min, backoff_until, backoff_level, validated_at, validation::text, connected_at, "
+	    "access_expires_at, updated_at FROM google_accounts WHERE user_id = $1::bigint",
+	/* For the jobs: the time zone is the user's Toggl one (calendars are created in it). */
+	[STMT_GOOGLE_ACCOUNT_LOAD] =
+	    "SELECT g.status, g.calendar_id, g.calendar_name, coalesce(ta.time_zone, u.time_zone, 'UTC'), "
+	    "g.access_sealed, extract(epoch FROM g.access_expires_at - now())::bigint, "
+	    "extract(epoch FROM g.backoff_until - now())::float8, g.backoff_level, g.backfill_days, "
+	    "g.running_refresh_min, g.scopes FROM google_accounts g JOIN users u ON u.id = g.user_id "
+	    "LEFT JOIN toggl_accounts ta ON ta.user_id = g.user_id WHERE g.user_id = $1::bigint",
+	/* NULL leaves a setting as it is. */
+	[STMT_GOOGLE_SETTINGS_PUT] =
+	    "UPDATE google_accounts SET calendar_name = coalesce($2, calendar_name), "
+	    "backfill_days = coalesce($3::int, backfill_days), "
+	    "running_refresh_min = coalesce($4::int, running_refresh_min), updated_at = now() "
+	    "WHERE user_id = $1::bigint RETURNING calendar_name",
+	/* The sync read: the entry with everything its event shows, its mirror row, the connection, and the
+	 * per-entry lock (transaction-level, so it ends with the commit or with a dead worker's connection).
+	 * The lock's first key is "tbgc"; the second is the entry id hashed. Column order: gcal/mirror.c. */
+	[STMT_GOOGLE_SYNC_LOAD] =
+	    "SELECT " GOOGLE_ENTRY_COLS ", g.status, g.calendar_id, g.access_sealed, "
+	    "extract(epoch FROM g.access_expires_at - now())::bigint, "
+	    "extract(epoch FROM g.backoff_until - now())::float8, g.backoff_level, "
+	    "pg_try_advisory_xact_lock(1952671587, hashint8($1::bigint)) "
+	    "FROM google_accounts g LEFT JOIN (" GOOGLE_ENTRY_FROM ") ON te.id = $1::bigint AND te.user_id = g.user_id "
+	    "WHERE g.user_id = $2::bigint",
+	/* Validation: the entries changed in the last $2 days that should be (or were) in the calendar, except
+	 * the ones with a sync on its way. */
+	[STMT_GOOGLE_VALIDATE_ROWS] =
+	    "SELECT " GOOGLE_ENTRY_COLS " FROM google_accounts g JOIN (" GOOGLE_ENTRY_FROM ") ON te.user_id = g.user_id "
+	    "WHERE g.user_id = $1::bigint AND te.updated_at >= now() - make_interval(days => $2::int) "
+	    "AND (m.entry_id IS NOT NULL OR (te.server_deleted_at IS NULL "
+	    "AND coalesce(te.stop, now()) >= now() - make_interval(days => g.backfill_days))) "
+	    "AND coalesce(m.state, 'none') NOT IN ('pending', 'paused', 'retrying') "
+	    "ORDER BY te.start LIMIT $3::int",
+	/* What Google now has, guarded by the version: if the entry changed since the read ($6) the row stays
+	 * pending, for the newer job queued by that change. */
+	[STMT_GOOGLE_MIRROR_DONE] =
+	    "INSERT INTO google_mirror AS m (entry_id, user_id, event_id, calendar_id, event_state, state, "
+	    "queued_version, synced_version, synced_at) "
+	    "SELECT te.id, $2::bigint, $3, $4, $5, CASE WHEN te.version = $6::bigint THEN $7 ELSE 'pending' END, "
+	    "$6::bigint, $6::bigint, now() FROM time_entries te WHERE te.id = $1::bigint "
+	    "ON CONFLICT (entry_id) DO UPDATE SET event_id = EXCLUDED.event_id, calendar_id = EXCLUDED.calendar_id, "
+	    "event_state = EXCLUDED.event_state, state = EXCLUDED.state, synced_version = EXCLUDED.synced_version, "
+	    "synced_at = now(), last_error = NULL, last_error_at = NULL, updated_at = now() RETURNING state",
+	[STMT_GOOGLE_MIRROR_FAIL] =
+	    "INSERT INTO google_mirror (entry_id, user_id, state, last_error, last_error_at) "
+	    "SELECT te.id, $2::bigint, $3, $4, now() FROM time_entries te WHERE te.id = $1::bigint "
+	    "ON CONFLICT (entry_id) DO UPDATE SET state = EXCLUDED.state, last_error = EXCLUDED.last_error, "
+	    "last_error_at = now(), updated_at = now()",
+	/* A new calendar holds nothing: every live entry is to be mirrored again. */
+	[STMT_GOOGLE_MIRROR_RESET] =
+	    "UPDATE google_mirror SET event_state = 'none', calendar_id = NULL, synced_version = 0, "
+	    "state = CASE WHEN state = 'deleted' THEN 'deleted' ELSE 'pending' END, updated_at = now() "
+	    "WHERE user_id = $1::bigint",
+	[STMT_GOOGLE_MIRROR_GET] =
+	    "SELECT m.entry_id, m.user_id, m.event_id, m.calendar_id, m.event_state, m.state, m.queued_version, "
+	    "m.synced_version, m.last_error, m.last_error_at, m.synced_at, te.version "
+	    "FROM google_mirror m LEFT JOIN time_entries te ON te.id = m.entry_id WHERE m.entry_id = $1::bigint",
+	[STMT_GOOGLE_MIRROR_COUNTS] =
+	    "SELECT state, count(*) FROM google_mirror WHERE user_id = $1::bigint GROUP BY state ORDER BY state",
+	[STMT_GOOGLE_TOKEN_STORE] =
+	    "UPDATE google_accounts SET access_sealed = $2, access_expires_at = now() + make_interval(secs => $3::int), "
+	    "updated_at = now() WHERE user_id = $1::bigint",
+	[STMT_GOOGLE_NEEDS_RECONNECT] =
+	    "UPDATE google_accounts SET status = 'needs_reconnect', status_detail = $2, access_sealed = NULL, "
+	    "access_expires_at = NULL, updated_at = now() WHERE user_id = $1::bigint AND status = 'ok'",
+	/* The user's google jobs wait for the reconnect (STMT_JOB_RESUME_USER wakes them), and their entries
+	 * say so. */
+	[STMT_GOOGLE_PAUSE_JOBS] =
+	    "WITH m AS (UPDATE google_mirror SET state = 'paused', last_error = $2, last_error_at = now(), "
+	    "updated_at = now() WHERE user_id = $1::bigint AND state IN ('pending', 'retrying') RETURNING 1), "
+	    "j AS (UPDATE jobs SET state = 'paused', last_error = $2, updated_at = now() "
+	    "WHERE user_id = $1::bigint AND kind LIKE 'google.%' AND kind <> 'google.revoke' "
+	    "AND state IN ('queued', 'failed') RETURNING 1) SELECT (SELECT count(*) FROM j), (SELECT count(*) FROM m)",
+	/* Per-user backoff: the wait only grows while errors keep coming; $3 caps the level. */
+	[STMT_GOOGLE_BACKOFF_SET] =
+	    "UPDATE google_accounts SET backoff_level = least(backoff_level + 1, $3::int), "
+	    "backoff_until = greatest(coalesce(backoff_until, now()), now() + make_interval(secs => $2::float8)), "
+	    "updated_at = now() WHERE user_id = $1::bigint "
+	    "RETURNING extract(epoch FROM backoff_until - now())::float8",
+	[STMT_GOOGLE_BACKOFF_RESET] =
+	    "UPDATE google_accounts SET backoff_level = 0, backoff_until = NULL WHERE user_id = $1::bigint "
+	    "AND (backoff_level > 0 OR backoff_until IS NOT NULL)",
+	/* Every due google job of the user waits past the backoff, spread over $3 seconds of jitter. */
+	[STMT_GOOGLE_JOBS_DEFER] =
+	    "UPDATE jobs SET run_after = greatest(run_after, now() + make_interval(secs => $2::float8 + "
+	    "random() * $3::float8)), updated_at = now() WHERE user_id = $1::bigint AND kind LIKE 'google.%' "
+	    "AND state IN ('queued', 'failed')",
+	/* An attempt that never reached Google (backoff, lock) is given back. */
+	[STMT_GOOGLE_JOB_UNCOUNT] =
+	    "UPDATE jobs SET attempts = greatest(attempts - 1, 0) WHERE id = $1::bigint AND lease_owner = $2 "
+	    "AND state = 'running'",
+	[STMT_GOOGLE_CALENDAR_SET] =
+	    "UPDATE google_accounts SET calendar_id = $2, calendar_time_zone = $3, calendar_created_at = now(), "
+	    "updated_at = now() WHERE user_id = $1::bigint",
+	/* Backfill: the live entries of the window get a pending mirror row (all of them with $3 = force,
+	 * else those not in sync)... */
+	[STMT_GOOGLE_BACKFILL_MIRROR] =
+	    "INSERT INTO google_mirror AS m (entry_id, user_id, state, queued_version) "
+	    "SELECT te.id, te.user_id, 'pending', te.version FROM time_entries te WHERE te.user_id = $1::bigint "
+	    "AND te.server_deleted_at IS NULL AND coalesce(te.stop, now()) >= now() - make_interval(days => $2::int) "
+	    "ON CONFLICT (entry_id) DO UPDATE SET state = 'pending', queued_version = EXCLUDED.queued_version, "
+	    "updated_at = now() WHERE $3::boolean OR m.state <> 'synced' OR m.synced_version <> EXCLUDED.queued_version",
+	/* ...then every row not in sync is queued, newest first, $2 per second. */
+	[STMT_GOOGLE_BACKFILL_ENQUEUE] =
+	    "WITH todo AS (SELECT m.entry_id, te.version, row_number() OVER (ORDER BY te.start DESC) - 1 AS n "
+	    "FROM google_mirror m JOIN time_entries te ON te.id = m.entry_id WHERE m.user_id = $1::bigint "
+	    "AND m.state IN ('pending', 'retrying', 'error', 'paused')) "
+	    "INSERT INTO jobs (kind, payload, user_id, dedupe_key, run_after) "
+	    "SELECT 'google.sync_entry', jsonb_build_object('entry_id', entry_id, 'version', version, "
+	    "'force', $3::boolean), $1::bigint, entry_id::text, now() + make_interval(secs => n / $2::float8) FROM todo "
+	    "ON CONFLICT (kind, dedupe_key) WHERE dedupe_key IS NOT NULL AND state IN ('queued', 'failed', 'paused') "
+	    "DO UPDATE SET payload = EXCLUDED.payload, run_after = least(jobs.run_after, EXCLUDED.run_after), "
+	    "updated_at = now() RETURNING id",
+	/* validated_at is set when the validation is queued, so the minute schedule queues each user once per
+	 * interval (5 s of slack for the schedule's own drift). */
+	[STMT_GOOGLE_VALIDATE_FANOUT] =
+	    "WITH due AS (UPDATE google_accounts SET validated_at = now() WHERE status = 'ok' "
+	    "AND calendar_id IS NOT NULL AND (validated_at IS NULL "
+	    "OR validated_at <= now() - make_interval(secs => $1::int * 60 - 5)) RETURNING user_id) "
+	    "INSERT INTO jobs (kind, payload, user_id, dedupe_key) "
+	    "SELECT 'google.validate', jsonb_build_object('user_id', user_id), user_id, user_id::text FROM due "
+	    "ON CONFLICT (kind, dedupe_key) WHERE dedupe_key IS NOT NULL AND state IN ('queued', 'failed', 'paused') "
+	    "DO UPDATE SET updated_at = now() RETURNING id",
+	[STMT_GOOGLE_VALIDATE_STORE] =
+	    "UPDATE google_accounts SET validation = $2::jsonb WHERE user_id = $1::bigint",
+	/* Running entries whose event was last extended a refresh interval ago (5 s of slack, as above). */
+	[STMT_GOOGLE_REFRESH_RUNNING] =
+	    "INSERT INTO jobs (kind, payload, user_id, dedupe_key) "
+	    "SELECT 'google.sync_entry', jsonb_build_object('entry_id', te.id, 'version', te.version, "
+	    "'refresh', true), te.user_id, te.id::text FROM time_entries te "
+	    "JOIN google_accounts g ON g.user_id = te.user_id AND g.status = 'ok' "
+	    "JOIN google_mirror m ON m.entry_id = te.id WHERE te.stop IS NULL AND te.server_deleted_at IS NULL "
+	    "AND m.state = 'synced' AND (m.synced_at IS NULL "
+	    "OR m.synced_at <= now() - make_interval(secs => g.running_refresh_min * 60 - 5)) "
+	    "ON CONFLICT (kind, dedupe_key) WHERE dedupe_key IS NOT NULL AND state IN ('queued', 'failed', 'paused') "
+	    "DO UPDATE SET run_after = least(jobs.run_after, EXCLUDED.run_after), updated_at = now() RETURNING id",
+	/* A forced sync of one entry: validation found a difference, or someone asked. */
+	[STMT_GOOGLE_RESYNC] =
+	    "WITH te AS (SELECT id, version FROM time_entries WHERE id = $2::bigint AND user_id = $1::bigint), "
+	    "mm AS (INSERT INTO google_mirror (entry_id, user_id, state, queued_version, last_error, last_error_at) "
+	    "SELECT te.id, $1::bigint, 'pending', te.version, $3::text, "
+	    "CASE WHEN $3::text IS NULL THEN NULL ELSE now() END FROM te "
+	    "ON CONFLICT (entry_id) DO UPDATE SET state = 'pending', last_error = EXCLUDED.last_error, "
+	    "last_error_at = EXCLUDED.last_error_at, updated_at = now()) "
+	    "INSERT INTO jobs (kind, payload, user_id, dedupe_key) "
+	    "SELECT 'google.sync_entry', jsonb_build_object('entry_id', te.id, 'version', te.version, 'force', true), "
+	    "$1::bigint, te.id::text FROM te "
+	    "ON CONFLICT (kind, dedupe_key) WHERE dedupe_key IS NOT NULL AND state IN ('queued', 'failed', 'paused') "
+	    "DO UPDATE SET payload = EXCLUDED.payload, run_after = least(jobs.run_after, EXCLUDED.run_after), "
+	    "updated_at = now() RETURNING id",
+	/* After the revoke: everything stored about the connection goes, unless the user reconnected
+	 * meanwhile. Colour rules are preferences and stay. */
+	[STMT_GOOGLE_FORGET] =
+	    "WITH g AS (SELECT user_id FROM google_accounts WHERE user_id = $1::bigint AND status = 'disconnecting' "
+	    "FOR UPDATE), "
+	    "a AS (DELETE FROM google_mirror WHERE user_id IN (SELECT user_id FROM g)), "
+	    "b AS (DELETE FROM google_oauth_states WHERE user_id IN (SELECT user_id FROM g)), "
+	    "c AS (DELETE FROM secrets WHERE user_id IN (SELECT user_id FROM g) AND kind = 'google_refresh'), "
+	    "d AS (DELETE FROM jobs WHERE user_id IN (SELECT user_id FROM g) AND kind LIKE 'google.%' "
+	    "AND kind <> 'google.revoke' AND state IN ('queued', 'failed', 'paused')) "
+	    "DELETE FROM google_accounts WHERE user_id IN (SELECT user_id FROM g) RETURNING user_id",
+	[STMT_GOOGLE_JOBS_BY_STATE] =
+	    "SELECT kind, state::text, count(*) FROM jobs WHERE user_id = $1::bigint AND kind LIKE 'google.%' "
+	    "AND state <> 'done' GROUP BY kind, state ORDER BY kind, state",
+	[STMT_GOOGLE_COLOR_RULE_PUT] =
+	    "INSERT INTO google_color_rules (user_id, kind, ref_id, color_id) VALUES ($1::bigint, $2, $3::bigint, "
+	    "$4::smallint) ON CONFLICT (user_id, kind, ref_id) DO UPDATE SET color_id = EXCLUDED.color_id",
+	[STMT_GOOGLE_COLOR_RULE_DELETE] =
+	    "DELETE FROM google_color_rules WHERE user_id = $1::bigint AND kind = $2 AND ref_id = $3::bigint",
+	[STMT_GOOGLE_COLOR_RULE_LIST] =
+	    "SELECT r.kind, r.ref_id, r.color_id, coalesce(t.name, p.name, c.name, w.name) FROM google_color_rules r "
+	    "LEFT JOIN toggl_tags t ON r.kind = 'tag' AND t.id = r.ref_id "
+	    "LEFT JOIN toggl_projects p ON r.kind = 'project' AND p.id = r.ref_id "
+	    "LEFT JOIN toggl_clients c ON r.kind = 'client' AND c.id = r.ref_id "
+	    "LEFT JOIN toggl_workspaces w ON r.kind = 'workspace' AND w.id = r.ref_id "
+	    "WHERE r.user_id = $1::bigint ORDER BY r.kind, r.ref_id",
+#undef GOOGLE_ENTRY_COLS
+#undef GOOGLE_ENTRY_FROM
 
 	/* grafana (issue 5) */
 

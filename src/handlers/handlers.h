@@ -11,4 +11,7 @@ void h_metrics(struct req *r);
 
 /* -- features add their sections below, one per file -- */
 
+/* h_webhook.c: POST /webhook/toggl/{token} (Toggl webhook deliveries) */
+void h_webhook_toggl(struct req *r);
+
 #endif

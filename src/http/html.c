@@ -85,7 +85,8 @@ html_txtn(struct buf *b, const char *s, size_t n)
 void
 html_txt(struct buf *b, const char *s)
 {
-	escape(b, s, strlen(s), ESC_TEXT);
+	if (s != NULL)
+		escape(b, s, strlen(s), ESC_TEXT);
 }
 
 void
@@ -97,7 +98,8 @@ html_attrn(struct buf *b, const char *s, size_t n)
 void
 html_attr(struct buf *b, const char *s)
 {
-	escape(b, s, strlen(s), ESC_ATTR);
+	if (s != NULL)
+		escape(b, s, strlen(s), ESC_ATTR);
 }
 
 /* What the WHATWG URL parser strips from both ends: C0 controls and space. */
@@ -174,7 +176,8 @@ html_urln(struct buf *b, const char *s, size_t n)
 void
 html_url(struct buf *b, const char *s)
 {
-	html_urln(b, s, strlen(s));
+	if (s != NULL)
+		html_urln(b, s, strlen(s));
 }
 
 void
@@ -202,7 +205,8 @@ html_url_argn(struct buf *b, const char *s, size_t n)
 void
 html_url_arg(struct buf *b, const char *s)
 {
-	html_url_argn(b, s, strlen(s));
+	if (s != NULL)
+		html_url_argn(b, s, strlen(s));
 }
 
 void

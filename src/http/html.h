@@ -8,7 +8,8 @@
 
 /*
  * All writers append to b and never fail on their own (b->oom records allocation failure). The input
- * is bytes: invalid UTF-8 and NUL become U+FFFD, so the output is always well-formed UTF-8.
+ * is bytes: invalid UTF-8 and NUL become U+FFFD, so the output is always well-formed UTF-8. A NULL
+ * string (an absent optional value) writes nothing, except html_url, which writes nothing too.
  */
 
 /* A text node (also RCDATA: <title>, <textarea>): & < > " ' escaped. */

@@ -27,6 +27,8 @@ enum http_method { METHOD_GET = 1, METHOD_HEAD = 2, METHOD_POST = 4, METHOD_PUT 
 #define R_FORM     0x20   /* the body is application/x-www-form-urlencoded */
 #define R_NODB     0x40   /* needs no database connection (health) */
 #define R_PREFIX   0x80   /* the pattern matches a path prefix: the rest is in req->path_rest */
+#define R_LATE_413 0x100  /* the handler answers an oversize body (413) itself, after its own checks:
+                           * the webhook says 404 for an unknown token first (req->body_too_large) */
 
 /* The user a request acts for, from a session or an API token. */
 struct req_user {
@@ -55,6 +57,7 @@ struct req {
 	const char         *content_type;
 	const char         *body;        /* NUL-terminated copy; body_len excludes the NUL */
 	size_t              body_len;
+	int                 body_too_large; /* over LIMIT_BODY_MAX: drained, not kept; 413 (R_LATE_413) */
 
 	struct kvlist      *query;       /* parsed on first use */
 	struct kvlist      *form;

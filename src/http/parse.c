@@ -251,8 +251,9 @@ http_parse_form(struct arena *a, const char *body, size_t len, struct kvlist *ou
 	if (len > LIMIT_FORM_BODY_MAX) {
 		out->v = NULL;
 		out->n = 0;
-		if (err != NULL)
-			*err = "form body longer than the limit (LIMIT_FORM_BODY_MAX)";
+		if (err != NULL && (*err = arena_printf(a, "form body of %zu bytes is over the limit of %d", len,
+		    LIMIT_FORM_BODY_MAX)) == NULL)
+			*err = http_perr_str(HTTP_PERR_TOOLONG);
 		return HTTP_PERR_TOOLONG;
 	}
 	return http_parse_urlencoded(a, body, len, LIMIT_FIELDS_MAX, out, err);
@@ -426,6 +427,7 @@ http_parse_json_body(const char *body, size_t len, json_t **out, char *err, size
 	enum http_perr rc = HTTP_POK;
 	json_error_t jerr;
 	size_t where;
+	char *p;
 
 	*out = NULL;
 	if (errsz > 0)
@@ -448,6 +450,12 @@ http_parse_json_body(const char *body, size_t len, json_t **out, char *err, size
 	/* Without JSON_DECODE_ANY jansson insists on an object or array at the top: every body we take is one. */
 	if ((*out = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
 		rc = HTTP_PERR_JSON;
+		/* jansson quotes the offending input ("near 'xyz'"): keep the message printable ASCII so it
+		 * can go into a log line or a JSON error reply as it is. */
+		for (p = jerr.text; *p != '\0'; p++) {
+			if (*p < 0x20 || *p >= 0x7f)
+				*p = '?';
+		}
 		snprintf(err, errsz, "malformed JSON at line %d, column %d: %s", jerr.line, jerr.column,
 		    jerr.text);
 	}
@@ -692,6 +700,10 @@ http_validate_one(const struct http_field *f, const char *s, size_t len, struct 
 	int64_t i64;
 	size_t i;
 
+	if (s == NULL) {
+		s = "";
+		len = 0;
+	}
 	v->s = s;
 	v->len = len;
 	v->i64 = 0;

@@ -6,6 +6,7 @@
 
 #include "handlers/handlers.h"
 #include "http/http.h"
+#include "util/limits.h"
 #include "util/log.h"
 
 struct route {
@@ -27,6 +28,10 @@ static const struct route routes[] = {
 	{ "metrics",  GET_HEAD, "/metrics", R_NODB, h_metrics },
 
 	/* -- features add their rows below, one block per feature -- */
+
+	/* toggl webhook (issue 3): no session or token, the URL token and the HMAC are the handler's; the
+	 * body is read raw (signed bytes) and its size judged only after the token (R_LATE_413) */
+	{ "webhook_toggl", METHOD_POST, "/webhook/toggl/*", R_LATE_413, h_webhook_toggl },
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -163,6 +168,10 @@ http_dispatch(struct req *r)
 		return;
 	}
 	r->route = rt;
+	if (r->body_too_large && !(rt->flags & R_LATE_413)) {
+		resp_error(r, 413, "The request body is larger than %d bytes.", LIMIT_BODY_MAX);
+		return;
+	}
 	if (!(rt->flags & R_NODB) && db_ensure(r->db) != 0) {
 		log_error(r->id, "database: %s", r->db->err);
 		resp_error(r, 503, "The database is unavailable; try again in a moment.");

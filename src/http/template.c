@@ -38,6 +38,8 @@
  *   - in the value of on* (event handlers: JavaScript), style (CSS), srcdoc (HTML), *srcset, ping,
  *     archive (URL lists our URL check cannot split);
  *   - anywhere in a <meta> tag that has http-equiv (content="0;url=..." is a URL the browser follows);
+ *   - in any attribute of <script>, <base>, <link>, <object>, <embed>, <applet>, <param>: even an https
+ *     URL chosen by data would load active content (script, CSS, plugin) or re-base every relative URL;
  *   - the template ending inside a tag, a comment or raw text (a nested template must be balanced so
  *     its parent's contexts stay true).
  */
@@ -238,6 +240,11 @@ static const char *const rawtext_tags[] = {
 
 static const char *const rcdata_tags[] = { "title", "textarea", NULL };
 
+/* Tags whose URL attributes load or scope active content: markers are refused in all their attributes. */
+static const char *const active_tags[] = {
+	"script", "base", "link", "object", "embed", "applet", "param", NULL
+};
+
 static enum attr_kind
 attr_kind(const struct parser *p)
 {
@@ -411,6 +418,9 @@ marker(struct parser *p)
 		break;
 	case HS_ATTR_VALUE_DQ:
 	case HS_ATTR_VALUE_SQ:
+		if (!p->end_tag && name_in(p->tag, p->taglen, active_tags))
+			return perr(p, "marker @@%s@@ in a <%s> tag (it loads or scopes active content) is not allowed",
+			    name, p->tag);
 		if (p->akind == AK_FORBIDDEN)
 			return perr(p, "marker @@%s@@ in attribute '%s' (script, style, HTML or URL list) is not allowed",
 			    name, p->attr);
@@ -811,7 +821,8 @@ tmpl_putn(struct tmpl_ctx *ctx, const char *s, size_t n)
 void
 tmpl_put(struct tmpl_ctx *ctx, const char *s)
 {
-	buf_append(&ctx->val, s, strlen(s));
+	if (s != NULL)  /* NULL (an absent optional value) renders nothing */
+		buf_append(&ctx->val, s, strlen(s));
 }
 
 void

@@ -6,11 +6,13 @@
 
 static const char *const layout_keys[LAYOUT__MAX] = {
 	[LAYOUT_TITLE] = "title", [LAYOUT_USER] = "user", [LAYOUT_CSRF] = "csrf", [LAYOUT_NAV] = "nav",
-	[LAYOUT_FLASH] = "flash", [LAYOUT_BODY] = "body", [LAYOUT_DEMO] = "demo",
+	[LAYOUT_FLASH] = "flash", [LAYOUT_BODY] = "body", [LAYOUT_DEMO] = "demo", [LAYOUT_PAGE] = "page",
 };
 
 static const struct tmpl_def defs[TMPL__MAX] = {
 	[TMPL_LAYOUT] = { "layout.html", layout_keys, LAYOUT__MAX },
+	/* admin pages (issue 6) */
+	TMPL_ADMIN_DEFS
 };
 
 /* Written once before the threads start, read-only afterwards. */

@@ -147,6 +147,8 @@ arena_alloc(struct arena *a, size_t n)
 	size_t size;
 	void *p;
 
+	if (n > SIZE_MAX / 2)
+		return NULL;   /* no request needs this much, and the rounding below would overflow */
 	n = (n + 15) & ~(size_t)15;
 	if (n == 0)
 		n = 16;

@@ -84,5 +84,63 @@
 #define LIMIT_TOGGL_RECONCILE_OVERLAP_S 300         /* reconciliation re-reads this much before the last pull */
 #define LIMIT_TOGGL_RECONCILE_MIN_GAP_S 600         /* a reconcile cron firing more often is refused (quota) */
 #define LIMIT_TOGGL_METADATA_DELAY_S   10           /* metadata refresh requests within this fold into one job */
+#define LIMIT_TOGGL_VERIFY_MAX         50           /* unseen entries an import checks one by one; more: left to reconcile */
+#define LIMIT_TOGGL_FIRST_PULL_S       (7 * 86400)  /* the first reconciliation looks back this far */
+
+/* Google OAuth and the Calendar mirror (issue 4: src/api/google.c, src/gcal/, src/handlers/h_oauth.c). */
+#define LIMIT_GOOGLE_TOKEN_MAX         4096         /* an access/refresh token longer than this → bad answer */
+#define LIMIT_GOOGLE_ERROR_TEXT        300          /* chars of a Google error message kept for the user */
+#define LIMIT_GOOGLE_STATE_S           600          /* an OAuth state is good for 10 minutes, then → 400 */
+#define LIMIT_GOOGLE_STATE_PARAM_MAX   128          /* chars of the state parameter; longer → 400 */
+#define LIMIT_GOOGLE_CODE_MAX          2048         /* chars of an authorization code; longer → 400 */
+#define LIMIT_GOOGLE_TOKEN_EARLY_S     60           /* the access token is refreshed this long before expiry */
+#define LIMIT_GOOGLE_BACKOFF_BASE_S    2            /* first per-user wait after a rate/quota error; doubles */
+#define LIMIT_GOOGLE_BACKOFF_MAX_S     900          /* ...up to this; the jobs wait, they do not die */
+#define LIMIT_GOOGLE_BACKOFF_LEVEL_MAX 10           /* doublings remembered */
+#define LIMIT_GOOGLE_LOCK_RETRY_S      0.25         /* an entry another worker is syncing: again after this,
+                                                     * doubling per attempt (past LIMIT_HTTP_TOTAL_MS in 8) */
+#define LIMIT_GOOGLE_LIST_PAGE         2500         /* events.list maxResults: Google's maximum */
+#define LIMIT_GOOGLE_LIST_PAGES_MAX    400          /* pages of one validation listing, then → job error */
+#define LIMIT_GOOGLE_DAYS_MAX          3650         /* backfill/validation window in days; more → refused */
+#define LIMIT_GOOGLE_SUMMARY_MAX       1000         /* bytes of an event summary (cut on a UTF-8 boundary) */
+#define LIMIT_GOOGLE_DESCRIPTION_MAX   8000         /* bytes of an event description */
+#define LIMIT_GOOGLE_CALENDAR_NAME_MAX 200          /* bytes of the calendar's name; longer → refused */
+#define LIMIT_GOOGLE_RUNNING_MIN_S     60           /* a running entry's event lasts at least this long */
+#define LIMIT_GOOGLE_REFRESH_MIN_MAX   1440         /* running-entry refresh interval, minutes, 1..this */
+#define LIMIT_GOOGLE_BACKFILL_RATE_MAX 100          /* backfill syncs per second per user, 1..this */
+
+/* Grafana JSON API (issue 5: src/grafana/, src/handlers/h_grafana.c). */
+#define LIMIT_GRAFANA_STATEMENT_MS 5000           /* statement_timeout of every Grafana query → 504; well
+                                                   * under Grafana's 30 s data-proxy timeout */
+#define LIMIT_GRAFANA_WORK_MEM_KB 65536           /* work_mem of a Grafana query: the aggregates hash */
+#define LIMIT_GRAFANA_POINTS_DEFAULT 1000         /* maxDataPoints when the request has none */
+#define LIMIT_GRAFANA_POINTS_MAX  10000           /* buckets per series whatever maxDataPoints says → capped */
+#define LIMIT_GRAFANA_SERIES_MAX  500             /* series per target; the rest are dropped with a notice */
+#define LIMIT_GRAFANA_TARGETS_MAX 32              /* targets in one /query → 400 */
+#define LIMIT_GRAFANA_FILTERS_MAX 64              /* ad-hoc filters plus payload filters → 400 */
+#define LIMIT_GRAFANA_VALUES_MAX  1000            /* values of one multi-select or filter → 400 */
+#define LIMIT_GRAFANA_VALUE_MAX   1024            /* bytes of one payload or filter value → 400 */
+#define LIMIT_GRAFANA_ROWS_DEFAULT 1000           /* entries_table/annotations rows without a limit */
+#define LIMIT_GRAFANA_ROWS_MAX    10000           /* rows of entries_table/annotations; more → 400 */
+#define LIMIT_GRAFANA_OPTIONS_MAX 1000            /* answers of /tag-values, /variable, options; cut there */
+#define LIMIT_GRAFANA_TZ_NAMES_MAX 4096           /* names cached from pg_timezone_names (≈600 today) */
+
+/* Admin pages and login (issue 6: src/handlers/h_login.c and the pages). */
+#define LIMIT_LOGIN_WINDOW_S      900             /* failed logins are counted over this window */
+#define LIMIT_LOGIN_FAILS_ACCOUNT 5               /* failures of one account in the window → 429 */
+#define LIMIT_LOGIN_FAILS_ADDR    30              /* failures from one address in the window → 429 */
+#define LIMIT_LOGIN_CONCURRENT    2               /* password checks at once per process (scrypt:
+                                                   * 32 MiB and ~120 ms each) */
+#define LIMIT_LOGIN_QUEUE_MS      3000            /* no check slot within this → 503 "busy" */
+#define LIMIT_PAGE_ROWS           50              /* rows per page of the entries and jobs lists */
+#define LIMIT_PAGE_OFFSET_MAX     100000          /* deepest row offset of a list → clamped */
+#define LIMIT_SELECTION_MAX       200             /* ids in one "resync selected" → 400 */
+#define LIMIT_SEARCH_MAX          200             /* bytes of a search string → 400 */
+#define LIMIT_TOKEN_NAME_MAX      100             /* an API token's name → 400 */
+#define LIMIT_FLASH_ARG_MAX       120             /* bytes of the detail carried by a flash message */
+#define LIMIT_CHART_DAYS          30              /* the dashboard chart's span */
+#define LIMIT_CHART_PROJECTS      8               /* projects named in the chart; the rest are "Other" */
+#define LIMIT_IMPORT_DAYS_MAX     (10 * 366)      /* an import range from the admin page → 400 */
+#define LIMIT_SETTING_VALUE_MAX   200             /* a setting's value from the settings page → 400 */
 
 #endif

@@ -111,8 +111,8 @@ out:
 
 /*
  * maintenance.purge: payload {"done_retention_s": N, "session_idle_s": N}, both optional. Deletes done
- * jobs finished longer ago than the retention, and expired sessions. Raw-event retention hangs off here
- * too when the feature that stores raw events lands.
+ * jobs finished longer ago than the retention, expired sessions, and raw webhook events older than the
+ * setting webhook_event_retention_days (default LIMIT_WEBHOOK_RETENTION_DAYS; 0 keeps them forever).
  */
 enum job_result
 job_maintenance_purge(struct job *job)
@@ -120,7 +120,7 @@ job_maintenance_purge(struct job *job)
 	json_int_t keep = get_uint(job->payload, "done_retention_s", WORKER_DONE_RETENTION_S);
 	json_int_t idle = get_uint(job->payload, "session_idle_s", WORKER_SESSION_IDLE_S);
 	char keep_s[DB_I64_LEN], idle_s[DB_I64_LEN];
-	long jobs, sessions;
+	long jobs, sessions, events;
 	PGresult *r;
 
 	if (keep < 0 || idle < 0) {
@@ -139,6 +139,15 @@ job_maintenance_purge(struct job *job)
 	}
 	sessions = strtol(PQcmdTuples(r), NULL, 10);
 	PQclear(r);
-	log_info(job->ctx, "maintenance.purge: %ld done jobs and %ld sessions deleted", jobs, sessions);
+	/* Raw webhook events (issue 3): the setting webhook_event_retention_days, else the default. */
+	r = DB_EXEC(job->db, STMT_WEBHOOK_PURGE_EVENTS, db_i64s(LIMIT_WEBHOOK_RETENTION_DAYS, keep_s));
+	if (r == NULL) {
+		job_error(job, "purging webhook events: %s", job->db->err);
+		return JOB_RETRY;
+	}
+	events = strtol(PQcmdTuples(r), NULL, 10);
+	PQclear(r);
+	log_info(job->ctx, "maintenance.purge: %ld done jobs, %ld sessions and %ld webhook events deleted", jobs,
+	    sessions, events);
 	return JOB_OK;
 }

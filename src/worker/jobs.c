@@ -62,7 +62,8 @@ utf8_clean(char *s)
 			p++;
 			continue;
 		}
-		lo = 0x80, hi = 0xbf;
+		lo = 0x80;
+		hi = 0xbf;
 		if (*p >= 0xc2 && *p <= 0xdf)
 			need = 1;
 		else if (*p >= 0xe0 && *p <= 0xef) {
@@ -221,62 +222,73 @@ rand01(void)
 
 static const char *const result_names[] = { "ok", "retry", "fatal", "pause" };
 
-/* Write the handler's verdict into the job row, guarded by our lease. 0 on success (including a lost
- * lease: nothing to do then), -1 on a DB error (the lease then runs out and the job is taken again). */
+/* Write the handler's verdict into the job row, guarded by our lease, then log it. 0 on success
+ * (including a lost lease: nothing to do then), -1 on a DB error (the lease then runs out and the job is
+ * taken again). */
 static int
 record_outcome(struct job *job, enum job_result res, int64_t ms)
 {
 	char id[DB_I64_LEN], delay_s[32];
+	const char *verdict;
 	PGresult *r;
-	double delay;
-	int rc;
+	double delay = 0;
+	long n;
 
 	if (job->completed) {
 		log_info(job->ctx, "%s done in %" PRId64 " ms (attempt %d)", job->kind, ms, job->attempts);
 		return 0;
 	}
+	if ((unsigned)res > JOB_PAUSE) {
+		job_error(job, "handler returned an unknown result %d", (int)res);
+		res = JOB_FATAL;
+	}
 	if (res != JOB_OK && job->err[0] == '\0')
 		job_error(job, "handler returned %s without saying why", result_names[res]);
+	if (res == JOB_RETRY && job->attempts >= job->max_attempts)
+		res = JOB_FATAL;  /* out of attempts: dead, the last error kept */
 	db_i64s(job->id, id);
 	switch (res) {
 	case JOB_OK:
+		verdict = "done";
 		r = DB_EXEC(job->db, STMT_JOB_DONE, id, job->owner);
 		break;
 	case JOB_RETRY:
-		if (job->attempts < job->max_attempts) {
-			delay = job->retry_after_s > 0 ? job->retry_after_s : job_backoff_s(job->attempts, rand01());
-			snprintf(delay_s, sizeof(delay_s), "%.3f", delay);
-			log_warn(job->ctx, "%s attempt %d of %d failed, retry in %.1f s: %s", job->kind, job->attempts,
-			    job->max_attempts, delay, job->err);
-			r = DB_EXEC(job->db, STMT_JOB_FAIL, id, job->owner, delay_s, job->err);
-			break;
-		}
-		log_warn(job->ctx, "%s dead after %d attempts: %s", job->kind, job->attempts, job->err);
-		r = DB_EXEC(job->db, STMT_JOB_DEAD, id, job->owner, job->err);
-		break;
-	case JOB_FATAL:
-		log_warn(job->ctx, "%s dead (permanent error): %s", job->kind, job->err);
-		r = DB_EXEC(job->db, STMT_JOB_DEAD, id, job->owner, job->err);
+		verdict = "retry";
+		delay = job->retry_after_s > 0 ? job->retry_after_s : job_backoff_s(job->attempts, rand01());
+		snprintf(delay_s, sizeof(delay_s), "%.3f", delay);
+		r = DB_EXEC(job->db, STMT_JOB_FAIL, id, job->owner, delay_s, job->err);
 		break;
 	case JOB_PAUSE:
-		log_info(job->ctx, "%s paused: %s", job->kind, job->err);
+		verdict = "pause";
 		r = DB_EXEC(job->db, STMT_JOB_PAUSE, id, job->owner, job->err);
 		break;
+	case JOB_FATAL:
 	default:
-		job_error(job, "handler returned an unknown result %d", (int)res);
+		verdict = "dead";
 		r = DB_EXEC(job->db, STMT_JOB_DEAD, id, job->owner, job->err);
 		break;
 	}
-	rc = lease_update(job, r, "recording the outcome");
-	if (rc < 0) {
-		log_error(job->ctx, "%s: %s; the lease will run out and the job be taken again", job->kind, job->err);
+	if (r == NULL) {
+		log_error(job->ctx, "%s: recording the outcome (%s) failed: %s; the lease will run out and the job "
+		    "be taken again", job->kind, verdict, job->db->err);
 		return -1;
 	}
-	if (rc == 0)
-		log_warn(job->ctx, "%s: lease lost before the outcome (%s) was recorded; another worker has it",
-		    job->kind, result_names[res]);
+	n = affected(r);
+	PQclear(r);
+	if (n != 1)
+		log_warn(job->ctx, "%s: lease lost before the outcome (%s) was recorded, another worker has the job: "
+		    "%s", job->kind, verdict, job->err[0] ? job->err : "no error");
 	else if (res == JOB_OK)
 		log_info(job->ctx, "%s done in %" PRId64 " ms (attempt %d)", job->kind, ms, job->attempts);
+	else if (res == JOB_RETRY)
+		log_warn(job->ctx, "%s attempt %d of %d failed, retry in %.1f s: %s", job->kind, job->attempts,
+		    job->max_attempts, delay, job->err);
+	else if (res == JOB_PAUSE)
+		log_info(job->ctx, "%s paused: %s", job->kind, job->err);
+	else if (job->attempts >= job->max_attempts)
+		log_warn(job->ctx, "%s dead after %d attempts: %s", job->kind, job->attempts, job->err);
+	else
+		log_warn(job->ctx, "%s dead (permanent error): %s", job->kind, job->err);
 	return 0;
 }
 
@@ -294,10 +306,9 @@ worker_run_one(struct db *db, const char *owner, int lease_s)
 	int rc;
 
 	snprintf(lease, sizeof(lease), "%d", lease_s > 0 ? lease_s : LIMIT_JOB_LEASE_S);
-	if ((r = DB_EXEC(db, STMT_JOB_CLAIM, owner, lease)) == NULL) {
-		log_error("worker", "claiming a job: %s", db->err);
+	/* On failure the caller logs db->err, once per outage rather than once per try. */
+	if ((r = DB_EXEC(db, STMT_JOB_CLAIM, owner, lease)) == NULL)
 		return -1;
-	}
 	if (PQntuples(r) == 0) {
 		PQclear(r);
 		return 0;
@@ -394,10 +405,8 @@ worker_fire_schedules(struct db *db)
 	PGresult *r = NULL;
 	int64_t job, t, base;
 
-	if (db_begin(db) != 0) {
-		log_error("worker", "schedules: begin: %s", db->err);
+	if (db_begin(db) != 0)
 		return -1;
-	}
 	/* The due rows stay locked until COMMIT; another worker skips them (SKIP LOCKED) and, once we
 	 * commit, no longer finds them due because next_run_at moved on in the same transaction. */
 	if ((r = DB_EXEC0(db, STMT_SCHEDULE_CLAIM_DUE)) == NULL)
@@ -412,7 +421,10 @@ worker_fire_schedules(struct db *db)
 		 * always a later one even when this host's clock is behind. Missed slots (no worker was up) fold
 		 * into this one firing. */
 		base = (int64_t)(db_now > due ? db_now : due);
-		if (cron_parse(cron, &c, err, sizeof(err)) != 0 || (t = cron_next(&c, base)) < 0) {
+		t = -1;
+		if (cron_parse(cron, &c, err, sizeof(err)) == 0 && (t = cron_next(&c, base)) < 0)
+			snprintf(err, sizeof(err), "it never matches");
+		if (t < 0) {
 			/* A bad row must not block the others nor fire every second: try again in a day. */
 			log_error("worker", "schedule %s: bad cron \"%s\" (%s); not fired, looking again in a day",
 			    name, cron, err);
@@ -435,7 +447,6 @@ worker_fire_schedules(struct db *db)
 		goto fail;
 	return n;
 fail:
-	log_error("worker", "schedules: %s", db->err);
 	if (r != NULL)
 		PQclear(r);
 	db_rollback(db);

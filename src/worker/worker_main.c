@@ -26,6 +26,7 @@
 #define PROG "timebridge-worker"
 #define OWNER_MAX 128
 #define CONTENDED_WAIT_MS 50   /* a due job another worker is claiming right now: look again soon */
+#define DB_DOWN_LOG_MS 30000   /* while the database stays unreachable, say so this often */
 
 /* Built-in schedules, registered (idempotently) by every worker at start. */
 static const struct {
@@ -48,6 +49,7 @@ struct worker {
 	int         db_down;         /* the last database round failed */
 	int         db_backoff_ms;
 	int64_t     db_retry_at;     /* monotonic ms: no database work before this */
+	int64_t     db_logged_at;    /* when the outage was last logged */
 	int         listen_backoff_ms;
 	int64_t     listen_retry_at;
 	int         more;            /* this round left work due now (a full batch, reaped or fired jobs) */
@@ -117,8 +119,11 @@ db_failed(struct worker *w)
 	w->db_backoff_ms = w->db_down ? w->db_backoff_ms * 2 : WORKER_RECONNECT_MIN_MS;
 	if (w->db_backoff_ms > WORKER_RECONNECT_MAX_MS)
 		w->db_backoff_ms = WORKER_RECONNECT_MAX_MS;
-	if (!w->db_down || w->db_backoff_ms == WORKER_RECONNECT_MAX_MS)
-		log_warn("worker", "database unavailable (%s); retrying in %d ms", w->db.err, w->db_backoff_ms);
+	if (!w->db_down || now - w->db_logged_at >= DB_DOWN_LOG_MS) {
+		log_warn("worker", "database error (%s); retrying in %d ms, backing off to %d ms", w->db.err,
+		    w->db_backoff_ms, WORKER_RECONNECT_MAX_MS);
+		w->db_logged_at = now;
+	}
 	w->db_down = 1;
 	w->db_retry_at = now + w->db_backoff_ms;
 	w->next_wake = w->db_retry_at;
@@ -128,7 +133,7 @@ static void
 db_worked(struct worker *w)
 {
 	if (w->db_down)
-		log_info("worker", "database reachable again");
+		log_info("worker", "database working again");
 	w->db_down = 0;
 	w->db_backoff_ms = 0;
 }
@@ -266,7 +271,7 @@ plan_next_wake(struct worker *w)
 		return -1;
 	ms = db_isnull(r, 0, 0) ? LIMIT_WORKER_POLL_MS : db_i64(r, 0, 0);
 	PQclear(r);
-	w->next_schedule = now + (ms > 0 ? min64(ms, LIMIT_WORKER_POLL_MS) : 0);
+	w->next_schedule = now + (ms > 0 ? min64(ms, LIMIT_WORKER_POLL_MS) : CONTENDED_WAIT_MS);
 	return 0;
 }
 

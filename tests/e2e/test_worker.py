@@ -268,6 +268,32 @@ def test_kill_9_mid_job_and_postgres_restart_lose_no_job_and_complete_none_twice
     bed.stop_worker(w3)
 
 
+@pytest.mark.parametrize("ms,noticed", [(700, "effects rolled back"), (1500, "lease lost")],
+                         ids=["at-completion", "at-lease-renewal"])
+def test_a_stalled_worker_whose_lease_ran_out_does_not_complete_the_job_again(clean, ms, noticed):
+    """The other half of exactly-once: a worker frozen mid-job (SIGSTOP: a long pause, a swapped-out VM)
+    loses its lease, another worker takes the job and completes it; when the first one wakes up, either its
+    done mark matches no row and its effects roll back (a short job), or renewing the lease fails and it
+    gives up (a job longer than a renewal period, LEASE_S / 3)."""
+    bed = clean
+    a = bed.worker("stalled")
+    job = bed.enqueue({"ms": ms, "tag": "stall"})
+    bed.wait(lambda: bed.val("SELECT lease_owner FROM jobs WHERE id = %s::bigint", job) == "stalled", 10,
+             "the job to start")
+    a.signal(signal.SIGSTOP)
+    try:
+        b = bed.worker("rescuer")
+        bed.wait(lambda: bed.state(job) == "done", LEASE_S + 10, "the rescuer to complete the job")
+    finally:
+        a.signal(signal.SIGCONT)
+    bed.wait(lambda: noticed in a.log_path.read_text(), 10, "the stalled worker to notice")
+    time.sleep(0.3)
+    assert audit_counts(bed) == {job: 1}
+    assert bed.val("SELECT detail->>'owner' FROM audit_log") == "rescuer"
+    assert int(bed.val("SELECT attempts FROM jobs WHERE id = %s::bigint", job)) == 2
+    assert a.alive() and b.alive()
+
+
 # ---- schedules -----------------------------------------------------------------------------------------
 
 def test_due_schedules_fire_exactly_once_with_two_workers(clean):
@@ -297,6 +323,7 @@ def test_due_schedules_fire_exactly_once_with_two_workers(clean):
 def test_builtin_purge_schedule_is_registered(clean):
     bed = clean
     bed.worker("reg")
+    bed.wait(lambda: bed.sql("SELECT 1 FROM schedules WHERE name = 'maintenance.purge'"), 10, "the registration")
     cron, kind = bed.sql("SELECT cron, kind FROM schedules WHERE name = 'maintenance.purge'")[0]
     assert kind == "maintenance.purge" and cron == "17 3 * * *"
 
@@ -357,4 +384,5 @@ def test_worker_started_before_its_database_waits_for_it(clean):
     bed.pg.start()
     job = bed.enqueue({"ms": 0, "tag": "late-db"})
     bed.wait(lambda: bed.state(job) == "done", 20, "the job after PostgreSQL came up")
-    assert "database unavailable" in w.log_path.read_text()
+    bed.wait(lambda: "database working again" in w.log_path.read_text(), 5, "the recovery to be logged")
+    assert w.log_path.read_text().count("database error") == 1, "an outage of seconds is logged once"

@@ -167,6 +167,12 @@ test_raw(void)
 	html_raw(&b, "<!doctype html>");
 	html_raw(&b, "<p>" "joined" "</p>");
 	CHECK_STR(b.data, "<!doctype html><p>joined</p>");
+	/* NULL (an absent optional value) writes nothing in every context. */
+	html_txt(&b, NULL);
+	html_attr(&b, NULL);
+	html_url(&b, NULL);
+	html_url_arg(&b, NULL);
+	CHECK_STR(b.data, "<!doctype html><p>joined</p>");
 	buf_free(&b);
 }
 

@@ -209,7 +209,7 @@ test_query_form(void)
 	CHECK_STR(http_kv_get(&l, "tz")->val, "Europe/Berlin");
 	/* The size check comes before any read. */
 	CHECK_INT(http_parse_form(&a, "", LIMIT_FORM_BODY_MAX + 1, &l, &err), HTTP_PERR_TOOLONG);
-	CHECK(contains(err, "form body"));
+	CHECK(contains(err, "form body of 65537 bytes is over the limit of 65536"));
 	arena_free(&a);
 }
 
@@ -334,6 +334,12 @@ test_json(void)
 	CHECK_INT(http_parse_json_body("{} x", 4, &j, err, sizeof(err)), HTTP_PERR_JSON);
 	CHECK_INT(http_parse_json_body("{\"a\":\"\\u0000\"}", 14, &j, err, sizeof(err)), HTTP_PERR_JSON);
 	CHECK_INT(http_parse_json_body("{\"a\":\"\xff\"}", 9, &j, err, sizeof(err)), HTTP_PERR_JSON);
+	/* jansson quotes the bad input; the message stays printable ASCII. */
+	CHECK_INT(http_parse_json_body("{\"a\":\xc3\xa9\x01}", 9, &j, err, sizeof(err)), HTTP_PERR_JSON);
+	CHECK(contains(err, "malformed JSON at line 1"));
+	for (s = err; *s != '\0' && *s >= 0x20 && *s < 0x7f; s++)
+		continue;
+	CHECK(*s == '\0');
 	CHECK_INT(http_parse_json_body("{\"a\":1}\0", 8, &j, err, sizeof(err)), HTTP_PERR_JSON);
 
 	/* Depth: exactly LIMIT_JSON_DEPTH_MAX passes, one more is refused before jansson runs. */
@@ -552,6 +558,20 @@ one(enum http_ftype type, const char *s)
 	return http_validate_one(&f, s, strlen(s), &v);
 }
 
+/* A NULL value (a JSON member that is not a string) validates as the empty string. */
+static void
+test_validate_null(void)
+{
+	struct http_field f = { "x", HTTP_FT_TEXT, 0, 0, NULL, 0, 0 };
+	struct http_value v;
+
+	CHECK(http_validate_one(&f, NULL, 5, &v));
+	CHECK_STR(v.s, "");
+	CHECK_INT(v.len, 0);
+	f.type = HTTP_FT_UINT;
+	CHECK(!http_validate_one(&f, NULL, 0, &v));
+}
+
 static void
 test_validate(void)
 {
@@ -757,5 +777,6 @@ main(void)
 	test_utf8();
 	test_time();
 	test_validate();
+	test_validate_null();
 	return CHECK_DONE("test_parse");
 }

@@ -207,7 +207,7 @@ test_contexts(void)
 		{ "<video poster=\"@@v@@\">", K_V, TMPL_CONTEXT_URL },
 		{ "<q cite=\"@@v@@\">", K_V, TMPL_CONTEXT_URL },
 		{ "<td background=\"@@v@@\">", K_V, TMPL_CONTEXT_URL },
-		{ "<object data=\"@@v@@\">", K_V, TMPL_CONTEXT_URL },
+		{ "<iframe src=\"@@v@@\"></iframe>", K_V, TMPL_CONTEXT_URL },
 		{ "<use xlink:href=\"@@v@@\">", K_V, TMPL_CONTEXT_URL },
 		{ "<a href=\"@@v@@/edit\">", K_V, TMPL_CONTEXT_URL },
 		{ "<a href=\"@@url@@/x/@@v@@\">", K_V, TMPL_CONTEXT_URL_ARG },
@@ -289,10 +289,17 @@ test_refusals(void)
 		{ "<p style=\"color: @@v@@\">", "in attribute 'style'" },
 		{ "<iframe srcdoc=\"@@v@@\"></iframe>", "in attribute 'srcdoc'" },
 		{ "<img srcset=\"@@v@@ 2x\">", "in attribute 'srcset'" },
-		{ "<link imagesrcset=\"@@v@@\">", "in attribute 'imagesrcset'" },
+		{ "<img data-srcset=\"@@v@@\">", "in attribute 'data-srcset'" },
 		{ "<a ping=\"@@v@@\">", "in attribute 'ping'" },
 		{ "<meta http-equiv=\"refresh\" content=\"0; url=@@v@@\">", "<meta http-equiv>" },
 		{ "<meta content=\"0; url=@@v@@\" http-equiv=\"refresh\">", "<meta http-equiv>" },
+		/* Tags that load or scope active content take no markers at all. */
+		{ "<script src=\"@@v@@\"></script>", "marker @@v@@ in a <script> tag (it loads or scopes active content)" },
+		{ "<SCRIPT type=\"module\" src=\"/x/@@v@@\"></SCRIPT>", "in a <script> tag" },
+		{ "<base href=\"@@v@@\">", "in a <base> tag" },
+		{ "<link rel=\"stylesheet\" href=\"@@v@@\">", "in a <link> tag" },
+		{ "<object data=\"@@v@@\"></object>", "in a <object> tag" },
+		{ "<embed src=\"@@v@@\">", "in a <embed> tag" },
 		/* URL attributes: the marker must not be able to choose the scheme. */
 		{ "<a href=\"java@@v@@\">", "must start the value or follow a literal '/', '?', '#'" },
 		{ "<a href=\" @@v@@\">", "must start the value" },
@@ -362,6 +369,7 @@ cb_misc(size_t key, struct tmpl_ctx *ctx, void *arg)
 	case K_V:
 		CHECK_INT(tmpl_ctx_context(ctx), TMPL_CONTEXT_ATTR);
 		tmpl_put(ctx, "a\"b");
+		tmpl_put(ctx, NULL);  /* an absent value writes nothing */
 		return 0;
 	default:
 		return 0;  /* unhandled keys render nothing */
