@@ -296,10 +296,10 @@ out:
 		/* The parsed tree holds the tokens too. */
 		v = json_object_get(root, "access_token");
 		if (json_is_string(v))
-			crypto_wipe((void *)json_string_value(v), json_string_length(v));
+			crypto_wipe((void *)(uintptr_t)json_string_value(v), json_string_length(v));
 		v = json_object_get(root, "refresh_token");
 		if (json_is_string(v))
-			crypto_wipe((void *)json_string_value(v), json_string_length(v));
+			crypto_wipe((void *)(uintptr_t)json_string_value(v), json_string_length(v));
 		json_decref(root);
 	}
 	if (rc != 0)

@@ -498,7 +498,7 @@ static enum api_toggl_res
 call(struct api_toggl *t, const char *method, const char *path, int64_t wid, const json_t *body,
     enum want want, json_t **out)
 {
-	char bucket[API_TOGGL_BUCKET_LEN], what[256], why[LIMIT_TOGGL_ERROR_TEXT + 300];
+	char bucket[API_TOGGL_BUCKET_LEN], what[256], why[sizeof(t->err) + 200];
 	struct api_toggl_bucket *b;
 	struct buf url = BUF_INIT;
 	char *text = NULL;

@@ -70,7 +70,7 @@ struct api_toggl {
 	/* The last call. */
 	enum api_toggl_res  res;
 	long                status;          /* HTTP status, 0 when none arrived */
-	char                err[LIMIT_TOGGL_ERROR_TEXT + 160]; /* one line for the user, "" after success */
+	char                err[LIMIT_TOGGL_ERROR_TEXT * 4 + 300]; /* one line for the user, "" after success */
 	double              retry_after_s;   /* for the transient results */
 	long                next_row;        /* X-Next-Row-Number of a reports answer, 0 when absent */
 	int                 user_scoped;     /* the last call was user-scoped (/me...): a 403 there is the token */

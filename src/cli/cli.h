@@ -48,4 +48,21 @@ int cli_jobs_enqueue(struct cli *c);
 /* cli_webhook_dev.c (issue 3: tests and benchmarks only) */
 int cli_webhook_dev_create(struct cli *c);
 
+/* cli_toggl.c (issue 3: Toggl connect, webhooks, import, reconciliation) */
+int cli_toggl_connect(struct cli *c);
+int cli_toggl_refresh(struct cli *c);
+int cli_toggl_status(struct cli *c);
+int cli_webhook_setup(struct cli *c);
+int cli_webhook_remove(struct cli *c);
+int cli_webhook_status(struct cli *c);
+int cli_import(struct cli *c);
+int cli_reconcile(struct cli *c);
+
+/* cli_google.c (issue 4) */
+int cli_google_status(struct cli *c);
+int cli_google_sync(struct cli *c);
+
+/* cli_session.c (issue 4: scripts and tests drive session-only pages with it) */
+int cli_session_create(struct cli *c);
+
 #endif

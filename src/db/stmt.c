@@ -823,8 +823,349 @@ static const char *const stmt_text[STMT__MAX] = {
 #undef GOOGLE_ENTRY_FROM
 
 	/* grafana (issue 5) */
+	/* Per-transaction settings of a Grafana request: $1 statement_timeout (ms), $2 work_mem (kB). A
+	 * custom plan for every run folds the CASE on group/unit/metric parameters away, so each request
+	 * gets the plan of the one query it is; JIT compiles longer than these queries run. */
+	[STMT_GRAFANA_SETTINGS] =
+	    "SELECT set_config('statement_timeout', $1, true), set_config('work_mem', $2 || 'kB', true), "
+	    "set_config('plan_cache_mode', 'force_custom_plan', true), set_config('jit', 'off', true), "
+	    "set_config('transaction_read_only', 'on', true)",
+	/* Every zone name PostgreSQL knows (cached per process: the view reads the zone files). */
+	[STMT_GRAFANA_TZ_NAMES] = "SELECT name FROM pg_timezone_names",
+	/* User $1's Toggl time zone and first day of the week (NULL without an account), and our own zone. */
+	[STMT_GRAFANA_ACCOUNT] =
+	    "SELECT ta.time_zone, ta.beginning_of_week, u.time_zone FROM users u "
+	    "LEFT JOIN toggl_accounts ta ON ta.user_id = u.id WHERE u.id = $1::bigint",
+	/* Users named by id or e-mail ($1 text[]): each ref with its user, NULLs when there is none. */
+	[STMT_GRAFANA_USERS_RESOLVE] =
+	    "SELECT r.ref, u.id, u.email FROM unnest($1::text[]) AS r(ref) "
+	    "LEFT JOIN LATERAL (SELECT id, email FROM users WHERE id::text = r.ref OR lower(email) = lower(r.ref) "
+	    "ORDER BY id LIMIT 1) u ON true",
 
-	/* admin (issue 6) */
+/* The entries of users $1 (NULL: everyone) overlapping [$2, $3), never deleted ones. Entries up to a day
+ * long come from a range scan on start in the covering indexes of sql/006_grafana.sql (an entry that
+ * overlaps the range began at most a day before it); longer and running ones come from their own small
+ * partial index, so an entry of any length is found without scanning from the beginning of time. */
+#define GF_SCAN_COLS "te.id, te.user_id, te.workspace_id, te.project_id, te.billable, te.description, te.tags, " \
+	"te.start, te.stop, te.duration"
+#define GF_SCAN \
+	"(SELECT " GF_SCAN_COLS " FROM time_entries te WHERE ($1::bigint[] IS NULL OR te.user_id = ANY ($1::bigint[])) " \
+	"AND te.server_deleted_at IS NULL AND te.start < $3::timestamptz AND te.start > $2::timestamptz - interval '1 day' " \
+	"AND te.stop IS NOT NULL AND te.stop - te.start <= interval '1 day' UNION ALL " \
+	"SELECT " GF_SCAN_COLS " FROM time_entries te WHERE ($1::bigint[] IS NULL OR te.user_id = ANY ($1::bigint[])) " \
+	"AND te.server_deleted_at IS NULL AND te.start < $3::timestamptz " \
+	"AND (te.stop IS NULL OR te.stop - te.start > interval '1 day'))"
+/* An entry's end: stop, else start + duration, NULL while running (negative duration). */
+#define GF_END "CASE WHEN e.stop IS NOT NULL THEN e.stop WHEN e.duration >= 0 " \
+	"THEN e.start + make_interval(secs => e.duration) END"
+/* ...with fin its end and s..t its part inside the range (a running entry counts up to now). */
+#define GF_CLIPPED \
+	"(SELECT e.*, " GF_END " AS fin, greatest(e.start, $2::timestamptz) AS s, " \
+	"least(coalesce(" GF_END ", now()), $3::timestamptz) AS t FROM " GF_SCAN " e) e "
+#define GF_JOINS \
+	"LEFT JOIN toggl_projects p ON p.id = e.project_id LEFT JOIN toggl_clients c ON c.id = p.client_id " \
+	"LEFT JOIN toggl_workspaces w ON w.id = e.workspace_id LEFT JOIN users u ON u.id = e.user_id "
+/* The labels filters match and groups show; names not fetched from Toggl yet show as "project 123". */
+#define GF_PROJECT "coalesce(p.name, CASE WHEN e.project_id IS NULL THEN '(no project)' " \
+	"ELSE 'project ' || e.project_id END)"
+#define GF_CLIENT "coalesce(c.name, CASE WHEN p.client_id IS NULL THEN '(no client)' " \
+	"ELSE 'client ' || p.client_id END)"
+#define GF_WORKSPACE "coalesce(w.name, 'workspace ' || e.workspace_id)"
+#define GF_DESCRIPTION "coalesce(nullif(e.description, ''), '(no description)')"
+#define GF_TAGS "CASE WHEN cardinality(e.tags) = 0 THEN ARRAY['(no tag)'] ELSE e.tags END"
+/* Filters: a JSON array of {k, op, v} in parameter P (NULL: none; src/grafana/filters.c writes it); every
+ * one must hold. Keys ending in "#ref" come from payload multi-selects and match an id or a name. */
+#define GF_FILTER_CTE(P) \
+	"f AS MATERIALIZED (SELECT k, op, v FROM jsonb_to_recordset(" P "::jsonb) AS f(k text, op text, v text[]))"
+#define GF_FILTER_OK(P) \
+	"(" P "::jsonb IS NULL OR NOT EXISTS (SELECT 1 FROM f WHERE NOT coalesce(CASE f.k " \
+	"WHEN 'project' THEN grafana_match(" GF_PROJECT ", f.op, f.v) " \
+	"WHEN 'project#ref' THEN coalesce(e.project_id, 0)::text = ANY (f.v) OR p.name = ANY (f.v) " \
+	"WHEN 'client' THEN grafana_match(" GF_CLIENT ", f.op, f.v) " \
+	"WHEN 'client#ref' THEN coalesce(p.client_id, 0)::text = ANY (f.v) OR c.name = ANY (f.v) " \
+	"WHEN 'workspace' THEN grafana_match(" GF_WORKSPACE ", f.op, f.v) " \
+	"WHEN 'workspace#ref' THEN e.workspace_id::text = ANY (f.v) OR w.name = ANY (f.v) " \
+	"WHEN 'tag' THEN grafana_match_tags(e.tags, f.op, f.v) " \
+	"WHEN 'billable' THEN grafana_match(e.billable::text, f.op, f.v) " \
+	"WHEN 'description' THEN grafana_match(" GF_DESCRIPTION ", f.op, f.v) " \
+	"WHEN 'user' THEN grafana_match(u.email, f.op, f.v) END, false)))"
+/* A time series: $1 users, $2..$3 range, $4 zone, $5 unit (hour day week month all), $6 units per
+ * bucket, $7 first day of the week (0 Sunday), $8 group, $9 filters, $10 metric, $11 at most this many
+ * buckets. The bucket bounds are computed once, in local time for days and longer (so a DST day is 23
+ * or 25 hours long) and in absolute time for hours; then every entry finds its first and last bucket by
+ * binary search (width_bucket) and only the few that span several are split by overlap. Rows: buckets
+ * (kind 0: index, epoch ms; the last is the end bound), then per series (ordered) its label (kind 1)
+ * and its values (kind 2: bucket index, value). Columns: ser, kind, i, ms, kid, ktx, cur, label, color, v. */
+#define GF_SERIES(KTX, KEYJOIN) \
+	"WITH o AS MATERIALIZED (SELECT CASE WHEN $5 = 'all' THEN ARRAY[$2::timestamptz, $3::timestamptz] " \
+	"ELSE array_append(array_agg(x ORDER BY g) FILTER (WHERE x < $3::timestamptz), " \
+	"coalesce(min(x) FILTER (WHERE x >= $3::timestamptz), $3::timestamptz)) END AS b " \
+	"FROM (SELECT g, CASE WHEN $5 = 'hour' THEN ol AT TIME ZONE $4 + g * st ELSE (ol + g * st) AT TIME ZONE $4 END AS x " \
+	"FROM (SELECT CASE $5 WHEN 'month' THEN date_trunc('year', l) + make_interval(months => " \
+	"((date_part('month', l)::int - 1) / $6) * $6) " \
+	"WHEN 'week' THEN date_trunc('day', l) - make_interval(days => (date_part('dow', l)::int - $7 + 7) % 7) " \
+	"WHEN 'hour' THEN date_trunc('day', l) + make_interval(hours => (date_part('hour', l)::int / $6) * $6) " \
+	"ELSE date_trunc('day', l) END AS ol, " \
+	"CASE $5 WHEN 'hour' THEN make_interval(hours => $6) WHEN 'day' THEN make_interval(days => $6) " \
+	"WHEN 'week' THEN make_interval(days => 7 * $6) ELSE make_interval(months => $6) END AS st " \
+	"FROM (SELECT $2::timestamptz AT TIME ZONE $4 AS l) l0) o0 " \
+	"CROSS JOIN generate_series(0, $11::int) g) o1), " \
+	"ob AS MATERIALIZED (SELECT o.b, ARRAY(SELECT date_part('epoch', u.y) - date_part('epoch', $2::timestamptz) " \
+	"FROM unnest(o.b) WITH ORDINALITY AS u(y, n) ORDER BY u.n) AS be FROM o), " \
+	GF_FILTER_CTE("$9") ", " \
+	"r AS (SELECT x.*, width_bucket(x.se, ob.be) AS i0, width_bucket(x.te - 1e-6, ob.be) AS i1 FROM (" \
+	"SELECT date_part('epoch', e.s) - date_part('epoch', $2::timestamptz) AS se, " \
+	"date_part('epoch', e.t) - date_part('epoch', $2::timestamptz) AS te, e.billable, " \
+	"CASE $8 WHEN 'project' THEN coalesce(e.project_id, 0) WHEN 'client' THEN coalesce(p.client_id, 0) " \
+	"WHEN 'workspace' THEN e.workspace_id WHEN 'user' THEN e.user_id WHEN 'billable' THEN e.billable::int END AS kid, " \
+	KTX " AS ktx, CASE WHEN $10 = 'earnings' THEN p.rate::float8 END AS rate, " \
+	"CASE WHEN $10 = 'earnings' THEN coalesce(p.currency, '') END AS cur " \
+	"FROM " GF_CLIPPED GF_JOINS KEYJOIN \
+	"WHERE e.t > e.s AND ($10 <> 'earnings' OR (e.billable AND p.rate IS NOT NULL)) AND " GF_FILTER_OK("$9") \
+	") x CROSS JOIN ob), " \
+	"px AS (SELECT r.*, generate_series(r.i0, r.i1) AS i FROM r), " \
+	"a AS MATERIALIZED (SELECT px.i, px.kid, px.ktx, px.cur, count(*) FILTER (WHERE px.i = px.i0) AS n, " \
+	"sum(" GF_PIECE " * CASE $10 WHEN 'earnings' THEN px.rate WHEN 'billable_ratio' THEN px.billable::int " \
+	"ELSE 1 END) AS num, CASE WHEN $10 = 'billable_ratio' THEN sum(" GF_PIECE ") END AS den " \
+	"FROM px CROSS JOIN ob GROUP BY px.i, px.kid, px.ktx, px.cur), " \
+	"l AS (SELECT k.kid, k.ktx, k.cur, CASE $8 " \
+	"WHEN 'project' THEN coalesce(p.name, CASE k.kid WHEN 0 THEN '(no project)' ELSE 'project ' || k.kid END) " \
+	"WHEN 'client' THEN coalesce(c.name, CASE k.kid WHEN 0 THEN '(no client)' ELSE 'client ' || k.kid END) " \
+	"WHEN 'workspace' THEN coalesce(w.name, 'workspace ' || k.kid) " \
+	"WHEN 'billable' THEN CASE k.kid WHEN 1 THEN 'billable' ELSE 'non-billable' END " \
+	"WHEN 'user' THEN coalesce(u.email, 'user ' || k.kid) ELSE coalesce(k.ktx, '') END AS label, p.color " \
+	"FROM (SELECT DISTINCT kid, ktx, cur FROM a) k " \
+	"LEFT JOIN toggl_projects p ON $8 = 'project' AND p.id = k.kid " \
+	"LEFT JOIN toggl_clients c ON $8 = 'client' AND c.id = k.kid " \
+	"LEFT JOIN toggl_workspaces w ON $8 = 'workspace' AND w.id = k.kid " \
+	"LEFT JOIN users u ON $8 = 'user' AND u.id = k.kid) " \
+	"SELECT false AS ser, 0 AS kind, g.i::int AS i, (date_part('epoch', g.y) * 1000)::bigint AS ms, " \
+	"NULL::bigint AS kid, NULL::text AS ktx, NULL::text AS cur, NULL::text AS label, NULL::text AS color, " \
+	"NULL::float8 AS v FROM o CROSS JOIN unnest(o.b) WITH ORDINALITY AS g(y, i) " \
+	"UNION ALL SELECT true, 1, NULL, NULL, l.kid, l.ktx, l.cur, l.label, l.color, NULL FROM l " \
+	"UNION ALL SELECT true, 2, a.i, NULL, a.kid, a.ktx, a.cur, NULL, NULL, CASE $10 WHEN 'entries' THEN a.n " \
+	"WHEN 'billable_ratio' THEN a.num / nullif(a.den, 0) ELSE a.num / 3600 END FROM a " \
+	"ORDER BY 1, 5, 6, 7, 2, 3"
+/* The seconds of an entry inside bucket i: all of them when it lies in one bucket, else the overlap. */
+#define GF_PIECE "CASE WHEN px.i0 = px.i1 THEN px.te - px.se " \
+	"ELSE least(px.te, ob.be[px.i + 1]) - greatest(px.se, ob.be[px.i]) END"
+	[STMT_GRAFANA_SERIES] =
+	    GF_SERIES("CASE $8 WHEN 'description' THEN " GF_DESCRIPTION " END", ""),
+	/* The same grouped by tag: an entry counts once under each of its tags. */
+	[STMT_GRAFANA_SERIES_TAG] =
+	    GF_SERIES("tg.tag", "CROSS JOIN LATERAL unnest(" GF_TAGS ") AS tg(tag) "),
+	/* Entries of users $1 overlapping [$2, $3) that pass filters $4, newest first, at most $5: id, start
+	 * ms, end ms (NULL while running), hours (running: up to now), project, client, tags as text and as a
+	 * JSON array, description, billable, e-mail, project color. */
+	[STMT_GRAFANA_ENTRIES] =
+	    "WITH " GF_FILTER_CTE("$4") " SELECT e.id, (date_part('epoch', e.start) * 1000)::bigint, "
+	    "(date_part('epoch', e.fin) * 1000)::bigint, date_part('epoch', coalesce(e.fin, now()) - e.start) / 3600, "
+	    GF_PROJECT ", " GF_CLIENT ", array_to_string(e.tags, ', '), array_to_json(e.tags)::text, "
+	    "coalesce(e.description, ''), e.billable, u.email, p.color FROM " GF_CLIPPED GF_JOINS
+	    "WHERE e.t > e.s AND " GF_FILTER_OK("$4") " ORDER BY e.start DESC, e.id DESC LIMIT $5::int",
+	/* Running entries of users $1 that pass filters $2: id, start ms, elapsed hours, project, client, tags,
+	 * description, billable, e-mail, project color. */
+	[STMT_GRAFANA_RUNNING] =
+	    "WITH " GF_FILTER_CTE("$2") " SELECT e.id, (date_part('epoch', e.start) * 1000)::bigint, "
+	    "date_part('epoch', now() - e.start) / 3600, " GF_PROJECT ", " GF_CLIENT ", "
+	    "array_to_string(e.tags, ', '), coalesce(e.description, ''), e.billable, u.email, p.color "
+	    "FROM time_entries e " GF_JOINS "WHERE ($1::bigint[] IS NULL OR e.user_id = ANY ($1::bigint[])) "
+	    "AND e.stop IS NULL AND e.server_deleted_at IS NULL AND e.duration < 0 AND e.start <= now() AND "
+	    GF_FILTER_OK("$2") " ORDER BY e.start DESC, e.id DESC",
+	/* Choices of kind $2 (project client tag workspace user) visible to users $1 (NULL: all): the
+	 * workspaces they connected or have entries in. $3 narrows to workspaces, $4 projects to clients (ids
+	 * or names). At most $5 rows of (value, text); the "(no ...)" choice comes last. */
+	[STMT_GRAFANA_LIST] =
+	    "WITH vw AS MATERIALIZED (SELECT w.id, w.name FROM toggl_workspaces w WHERE $1::bigint[] IS NULL "
+	    "OR w.user_id = ANY ($1::bigint[]) OR w.id IN (SELECT te.workspace_id FROM time_entries te "
+	    "WHERE te.user_id = ANY ($1::bigint[]) AND te.server_deleted_at IS NULL)), "
+	    "ws AS (SELECT id, name FROM vw WHERE $3::text[] IS NULL OR id::text = ANY ($3::text[]) "
+	    "OR name = ANY ($3::text[])) "
+	    "SELECT value, text FROM ("
+	    "SELECT 'project' AS k, p.id::text AS value, p.name AS text, 0 AS last FROM toggl_projects p "
+	    "WHERE NOT p.deleted AND p.workspace_id IN (SELECT id FROM ws) AND ($4::text[] IS NULL "
+	    "OR coalesce(p.client_id, 0)::text = ANY ($4::text[]) "
+	    "OR p.client_id IN (SELECT id FROM toggl_clients WHERE name = ANY ($4::text[]))) "
+	    "UNION ALL SELECT 'project', '0', '(no project)', 1 "
+	    "UNION ALL SELECT 'client', c.id::text, c.name, 0 FROM toggl_clients c "
+	    "WHERE NOT c.deleted AND c.workspace_id IN (SELECT id FROM ws) "
+	    "UNION ALL SELECT 'client', '0', '(no client)', 1 "
+	    "UNION ALL (SELECT DISTINCT 'tag', t.name, t.name, 0 FROM toggl_tags t "
+	    "WHERE NOT t.deleted AND t.workspace_id IN (SELECT id FROM ws)) "
+	    "UNION ALL SELECT 'tag', '(no tag)', '(no tag)', 1 "
+	    "UNION ALL SELECT 'workspace', ws.id::text, ws.name, 0 FROM ws "
+	    "UNION ALL SELECT 'user', u.id::text, u.email, 0 FROM users u "
+	    "WHERE $1::bigint[] IS NULL OR u.id = ANY ($1::bigint[])"
+	    ") x WHERE k = $2 ORDER BY last, text, value LIMIT $5::int",
+	/* Distinct values of key $5 among the entries of users $1 in [$2, $3) that pass filters $4 (the
+	 * caller leaves out the filters on $5 itself), at most $6. */
+	[STMT_GRAFANA_TAG_VALUES] =
+	    "WITH " GF_FILTER_CTE("$4") " SELECT v FROM (SELECT DISTINCT CASE $5 WHEN 'project' THEN " GF_PROJECT " "
+	    "WHEN 'client' THEN " GF_CLIENT " WHEN 'workspace' THEN " GF_WORKSPACE " "
+	    "WHEN 'billable' THEN e.billable::text WHEN 'description' THEN " GF_DESCRIPTION " "
+	    "WHEN 'user' THEN u.email WHEN 'tag' THEN tg.tag END AS v FROM " GF_CLIPPED GF_JOINS
+	    "CROSS JOIN LATERAL unnest(CASE WHEN $5 = 'tag' THEN " GF_TAGS " ELSE ARRAY[NULL::text] END) AS tg(tag) "
+	    "WHERE e.t > e.s AND " GF_FILTER_OK("$4") ") x WHERE v IS NOT NULL ORDER BY v LIMIT $6::int",
+#undef GF_SCAN_COLS
+#undef GF_SCAN
+#undef GF_END
+#undef GF_CLIPPED
+#undef GF_JOINS
+#undef GF_PROJECT
+#undef GF_CLIENT
+#undef GF_WORKSPACE
+#undef GF_DESCRIPTION
+#undef GF_TAGS
+#undef GF_FILTER_CTE
+#undef GF_FILTER_OK
+#undef GF_SERIES
+#undef GF_PIECE
+
+	/* admin (issue 6): the pages' reads, and the login throttle. Times are formatted by the database in the
+	 * viewer's zone (a parameter, always a zone name the users table accepted); "seconds ago" columns feed
+	 * the relative times. */
+#define ADMIN_TS(col, tz) "to_char(" col " AT TIME ZONE " tz ", 'YYYY-MM-DD HH24:MI')"
+#define ADMIN_AGO(col) "extract(epoch FROM now() - " col ")::bigint"
+	/* Failed logins in the window ($3 s) for the account $1 and the address $2, and how long until each
+	 * drops below its limit ($4, $5): when the limit-th newest failure ages out. */
+	[STMT_ADMIN_LOGIN_THROTTLE] =
+	    "WITH a AS (SELECT at FROM login_attempts WHERE email = $1 AND NOT ok "
+	    "AND at > now() - make_interval(secs => $3::int)), "
+	    "d AS (SELECT at FROM login_attempts WHERE remote_addr = coalesce($2, '') AND NOT ok "
+	    "AND at > now() - make_interval(secs => $3::int)) "
+	    "SELECT (SELECT count(*) FROM a), (SELECT count(*) FROM d), "
+	    "coalesce(ceil(extract(epoch FROM (SELECT at FROM a ORDER BY at DESC OFFSET greatest($4::int - 1, 0) "
+	    "LIMIT 1) + make_interval(secs => $3::int) - now())), 0)::int, "
+	    "coalesce(ceil(extract(epoch FROM (SELECT at FROM d ORDER BY at DESC OFFSET greatest($5::int - 1, 0) "
+	    "LIMIT 1) + make_interval(secs => $3::int) - now())), 0)::int",
+	/* A check's outcome ($3): a failure is recorded; a success forgets the account's failures (never the
+	 * address's). Rows past the window ($4 s) go at the same time. */
+	[STMT_ADMIN_LOGIN_RECORD] =
+	    "WITH clear AS (DELETE FROM login_attempts WHERE $3::boolean AND email = $1 AND NOT ok), "
+	    "purge AS (DELETE FROM login_attempts WHERE at < now() - make_interval(secs => $4::int)) "
+	    "INSERT INTO login_attempts (email, remote_addr, ok) SELECT $1, coalesce($2, ''), false "
+	    "WHERE NOT $3::boolean",
+	[STMT_ADMIN_USERS] =
+	    "SELECT u.id, u.email, u.is_admin, u.disabled, to_char(u.created_at AT TIME ZONE $1, 'YYYY-MM-DD'), "
+	    "extract(epoch FROM now() - (SELECT max(s.last_seen_at) FROM sessions s WHERE s.user_id = u.id))::bigint, "
+	    "EXISTS (SELECT 1 FROM toggl_accounts a WHERE a.user_id = u.id), "
+	    "EXISTS (SELECT 1 FROM google_accounts g WHERE g.user_id = u.id) FROM users u ORDER BY lower(u.email)",
+	[STMT_ADMIN_TODAY] = "SELECT (now() AT TIME ZONE $1)::date::text",
+	/* Hours per day and project over the last $3 days of zone $2: finished entries only (a running entry's
+	 * negative duration is never counted), each on the day it started. Day 0 is the first of the span. */
+	[STMT_ADMIN_CHART] =
+	    "WITH d0 AS (SELECT (now() AT TIME ZONE $2)::date - ($3::int - 1) AS first) "
+	    "SELECT (e.start AT TIME ZONE $2)::date - d0.first, coalesce(e.project_id, 0), p.name, p.color, "
+	    "sum(e.duration)::bigint FROM d0, time_entries e LEFT JOIN toggl_projects p ON p.id = e.project_id "
+	    "WHERE e.user_id = $1::bigint AND e.server_deleted_at IS NULL AND e.stop IS NOT NULL AND e.duration > 0 "
+	    "AND e.start >= (d0.first::timestamp AT TIME ZONE $2) GROUP BY 1, 2, 3, 4 ORDER BY 1, 2",
+	[STMT_ADMIN_TOGGL_ACCOUNT] =
+	    "SELECT a.status, a.status_detail, a.email, a.fullname, a.time_zone, a.quota_remaining, "
+	    "extract(epoch FROM a.quota_resets_at - now())::bigint, extract(epoch FROM a.rate_limited_until - now())::bigint, "
+	    ADMIN_AGO("a.last_pull_at") ", " ADMIN_TS("a.last_pull_at", "$2") ", "
+	    "EXISTS (SELECT 1 FROM secrets s WHERE s.user_id = a.user_id AND s.kind = 'toggl_token'), a.toggl_user_id "
+	    "FROM toggl_accounts a WHERE a.user_id = $1::bigint",
+	[STMT_ADMIN_TOGGL_QUOTA] =
+	    "SELECT q.bucket, q.remaining, extract(epoch FROM q.resets_at - now())::bigint, o.name, o.plan "
+	    "FROM toggl_quota q LEFT JOIN toggl_organizations o ON o.id = q.organization_id "
+	    "WHERE q.user_id = $1::bigint ORDER BY q.bucket <> 'user', q.bucket",
+	/* The user's workspaces with our live subscription in each, and subscriptions of workspaces we have no
+	 * metadata for. */
+	[STMT_ADMIN_WORKSPACES] =
+	    "SELECT coalesce(w.id, s.workspace_id), coalesce(w.name, ''), s.id, s.enabled, s.validated_at IS NOT NULL, "
+	    ADMIN_AGO("s.last_event_at") ", " ADMIN_TS("s.last_event_at", "$2") ", coalesce(s.has_pending, false), "
+	    "(SELECT string_agg(DISTINCT coalesce(f->>'entity', f #>> '{}'), ', ') FROM jsonb_array_elements("
+	    "CASE WHEN jsonb_typeof(s.event_filters) = 'array' THEN s.event_filters ELSE '[]' END) f), "
+	    "coalesce(w.mirror_everyone, false), o.plan "
+	    "FROM (SELECT * FROM toggl_workspaces WHERE user_id = $1::bigint) w "
+	    "FULL JOIN (SELECT * FROM webhook_subscriptions WHERE user_id = $1::bigint AND revoked_at IS NULL) s "
+	    "ON s.workspace_id = w.id LEFT JOIN toggl_organizations o ON o.id = w.organization_id "
+	    "ORDER BY lower(coalesce(w.name, '')), 1",
+	[STMT_ADMIN_JOB_FAILURES] =
+	    "SELECT count(*) FROM jobs WHERE ($1::bigint IS NULL OR user_id = $1::bigint) "
+	    "AND state IN ('failed', 'dead') AND updated_at > now() - interval '24 hours'",
+	[STMT_ADMIN_GOOGLE_ACCOUNT] =
+	    "SELECT g.status, g.status_detail, g.calendar_id, g.calendar_name, g.backfill_days, g.running_refresh_min, "
+	    "extract(epoch FROM g.backoff_until - now())::bigint, " ADMIN_AGO("g.validated_at") ", g.validation::text, "
+	    ADMIN_TS("g.connected_at", "$2") ", g.scopes FROM google_accounts g WHERE g.user_id = $1::bigint",
+	[STMT_ADMIN_MIRRORED_TODAY] =
+	    "SELECT count(*) FROM google_mirror WHERE user_id = $1::bigint AND state = 'synced' "
+	    "AND synced_at >= ((now() AT TIME ZONE $2)::date::timestamp AT TIME ZONE $2)",
+	/* The entries list: $1 user (NULL: all), $2 text in the description, $3/$4 first and last day in zone
+	 * $7, $5 project (0: none), $6 mirror state ('none': not mirrored; 'deleted' also shows tombstones),
+	 * $8 rows from $9. The last column is the number of rows the filters match. */
+	[STMT_ADMIN_ENTRY_LIST] =
+	    "SELECT e.id, to_char(e.start AT TIME ZONE $7, 'Dy DD Mon YYYY'), to_char(e.start AT TIME ZONE $7, 'HH24:MI'), "
+	    "to_char(e.stop AT TIME ZONE $7, 'HH24:MI'), e.duration, e.stop IS NULL, e.description, p.name, p.color, "
+	    "array_to_string(e.tags, ', '), u.email, coalesce(m.state, 'none'), m.last_error, "
+	    ADMIN_AGO("e.start") ", e.server_deleted_at IS NOT NULL, count(*) OVER () "
+	    "FROM time_entries e JOIN users u ON u.id = e.user_id LEFT JOIN toggl_projects p ON p.id = e.project_id "
+	    "LEFT JOIN google_mirror m ON m.entry_id = e.id "
+	    "WHERE (e.server_deleted_at IS NULL OR $6::text = 'deleted') AND ($1::bigint IS NULL OR e.user_id = $1::bigint) "
+	    "AND ($2::text IS NULL OR strpos(lower(coalesce(e.description, '')), lower($2::text)) > 0) "
+	    "AND ($3::date IS NULL OR e.start >= ($3::date::timestamp AT TIME ZONE $7)) "
+	    "AND ($4::date IS NULL OR e.start < (($4::date + 1)::timestamp AT TIME ZONE $7)) "
+	    "AND ($5::bigint IS NULL OR coalesce(e.project_id, 0) = $5::bigint) "
+	    "AND ($6::text IS NULL OR coalesce(m.state, 'none') = $6::text) "
+	    "ORDER BY e.start DESC, e.id DESC LIMIT $8::int OFFSET $9::int",
+	[STMT_ADMIN_ENTRY_PROJECTS] =
+	    "SELECT p.id, p.name, coalesce(w.name, '') FROM toggl_projects p "
+	    "LEFT JOIN toggl_workspaces w ON w.id = p.workspace_id WHERE NOT p.deleted AND ($1::bigint IS NULL "
+	    "OR w.user_id = $1::bigint OR p.workspace_id IN (SELECT workspace_id FROM webhook_subscriptions "
+	    "WHERE user_id = $1::bigint AND revoked_at IS NULL)) ORDER BY lower(p.name), p.id LIMIT 500",
+	/* Of the ids $1 (an array literal), the live entries $2 (NULL: anyone) may resync. */
+	[STMT_ADMIN_ENTRY_OWNED] =
+	    "SELECT id, user_id, version FROM time_entries WHERE id = ANY ($1::bigint[]) "
+	    "AND ($2::bigint IS NULL OR user_id = $2::bigint) AND server_deleted_at IS NULL ORDER BY id",
+	/* $1: 'all', 'active' (queued, running, failed or paused) or one state. */
+	[STMT_ADMIN_JOB_LIST] =
+	    "SELECT j.id, j.kind, j.state::text, j.attempts, j.max_attempts, " ADMIN_AGO("j.run_after") ", "
+	    ADMIN_TS("j.run_after", "$3") ", j.last_error, coalesce(u.email, ''), " ADMIN_AGO("j.updated_at") ", "
+	    ADMIN_TS("j.updated_at", "$3") ", j.progress::text, count(*) OVER () "
+	    "FROM jobs j LEFT JOIN users u ON u.id = j.user_id "
+	    "WHERE CASE $1::text WHEN 'all' THEN true "
+	    "WHEN 'active' THEN j.state IN ('queued', 'running', 'failed', 'paused') "
+	    "ELSE j.state::text = $1::text END AND ($2::bigint IS NULL OR j.user_id = $2::bigint) "
+	    "ORDER BY j.id DESC LIMIT $4::int OFFSET $5::int",
+	[STMT_ADMIN_TOKEN_LIST] =
+	    "SELECT id, name, prefix, " ADMIN_TS("created_at", "$2") ", " ADMIN_AGO("last_used_at") ", "
+	    ADMIN_TS("last_used_at", "$2") ", revoked_at IS NOT NULL, " ADMIN_TS("revoked_at", "$2") " "
+	    "FROM api_tokens WHERE user_id = $1::bigint ORDER BY revoked_at IS NOT NULL, id DESC",
+	[STMT_ADMIN_SCHEDULES] =
+	    "SELECT s.name, s.cron, s.enabled, " ADMIN_AGO("s.next_run_at") ", " ADMIN_TS("s.next_run_at", "$1") ", "
+	    ADMIN_AGO("s.last_run_at") ", " ADMIN_TS("s.last_run_at", "$1") ", coalesce(u.email, '') "
+	    "FROM schedules s LEFT JOIN users u ON u.id = s.user_id ORDER BY s.name",
+	[STMT_ADMIN_IMPORTS] =
+	    "SELECT r.since::text, r.until::text, r.state, r.fetched, r.inserted, r.updated, r.unchanged, r.deleted, "
+	    "r.last_error, " ADMIN_AGO("r.started_at") ", " ADMIN_TS("r.started_at", "$2") ", r.method, "
+	    "j.progress::text, j.state::text, r.cursor::text FROM toggl_import_runs r LEFT JOIN jobs j ON j.id = r.job_id "
+	    "WHERE r.user_id = $1::bigint ORDER BY r.id DESC LIMIT 5",
+	/* The user's latest jobs of kinds LIKE $2. */
+	[STMT_ADMIN_USER_JOBS] =
+	    "SELECT j.id, j.kind, j.state::text, j.attempts, j.last_error, j.progress::text, " ADMIN_AGO("j.updated_at") ", "
+	    ADMIN_TS("j.updated_at", "$3") ", j.payload::text FROM jobs j "
+	    "WHERE j.user_id = $1::bigint AND j.kind LIKE $2 ORDER BY j.id DESC LIMIT $4::int",
+	/* May user $1 act on workspace $2: connected it, or holds a live subscription in it. */
+	[STMT_ADMIN_WORKSPACE_OWNED] =
+	    "SELECT EXISTS (SELECT 1 FROM toggl_workspaces WHERE id = $2::bigint AND user_id = $1::bigint) "
+	    "OR EXISTS (SELECT 1 FROM webhook_subscriptions WHERE workspace_id = $2::bigint AND user_id = $1::bigint "
+	    "AND revoked_at IS NULL)",
+	/* What a colour rule may name: the tags, projects, clients and workspaces of the user's workspaces. */
+#define ADMIN_COLOR_REFS \
+	    "WITH ws AS (SELECT id, name FROM toggl_workspaces WHERE user_id = $1::bigint), " \
+	    "refs AS (SELECT 'tag' AS kind, t.id, t.name, ws.name AS ws FROM toggl_tags t JOIN ws ON ws.id = t.workspace_id " \
+	    "WHERE NOT t.deleted UNION ALL SELECT 'project', p.id, p.name, ws.name FROM toggl_projects p " \
+	    "JOIN ws ON ws.id = p.workspace_id WHERE NOT p.deleted UNION ALL SELECT 'client', c.id, c.name, ws.name " \
+	    "FROM toggl_clients c JOIN ws ON ws.id = c.workspace_id WHERE NOT c.deleted " \
+	    "UNION ALL SELECT 'workspace', ws.id, ws.name, ws.name FROM ws) "
+	[STMT_ADMIN_COLOR_REFS] =
+	    ADMIN_COLOR_REFS "SELECT kind, id, name, ws FROM refs "
+	    "ORDER BY array_position(ARRAY['tag', 'project', 'client', 'workspace'], kind), lower(name), id LIMIT 2000",
+	[STMT_ADMIN_COLOR_REF_OWNED] =
+	    ADMIN_COLOR_REFS "SELECT name FROM refs WHERE kind = $2 AND id = $3::bigint",
+#undef ADMIN_COLOR_REFS
+#undef ADMIN_TS
+#undef ADMIN_AGO
 };
 
 /* Prepared-statement names are "s" plus the index, so they never collide and need no second table. */

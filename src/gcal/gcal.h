@@ -149,8 +149,9 @@ long gcal_setting(struct db *db, const char *key, long def, long lo, long hi);
  * token waits in g->fresh_sealed for gcal_token_persist()). Reads only: safe inside a transaction. The
  * answer is the refresh's (API_GOOGLE_INVALID_GRANT: the connection needs a reconnect). */
 enum api_google_res gcal_token_ensure(struct gcal *g, int force) __attribute__((warn_unused_result));
-/* Store a refreshed access token, if any (inside or outside a transaction). 0 or -1. */
-int  gcal_token_persist(struct gcal *g) __attribute__((warn_unused_result));
+/* Store a refreshed access token, if any (inside or outside a transaction). 0 or -1 (logged: losing the
+ * cache only costs a refresh later). */
+int  gcal_token_persist(struct gcal *g);
 /* Mark the connection needs_reconnect with detail, and pause every queued/failed google job of the user
  * (their entries say so). Outside a transaction. */
 void gcal_needs_reconnect(struct gcal *g, const char *detail);

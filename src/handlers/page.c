@@ -148,16 +148,22 @@ page_link(struct tmpl_ctx *ctx, const char *href, const char *label, int current
 }
 
 int
-page_button(struct tmpl_ctx *ctx, struct req *r, const char *action, const char *uid, const char *name,
-    const char *value, const char *label, const char *kind, const char *title)
+page_button(struct tmpl_ctx *ctx, struct req *r, const struct page_btn *b)
 {
 	const char *v[TK_BUTTON__MAX] = {
-		[TK_BUTTON_ACTION] = action, [TK_BUTTON_CSRF] = session_csrf_token(r), [TK_BUTTON_NAME] = name,
-		[TK_BUTTON_VALUE] = value, [TK_BUTTON_LABEL] = label, [TK_BUTTON_KIND] = kind,
-		[TK_BUTTON_TITLE] = title ? title : label, [TK_BUTTON_UID] = uid ? uid : "",
+		[TK_BUTTON_ACTION] = b->action, [TK_BUTTON_CSRF] = session_csrf_token(r), [TK_BUTTON_NAME] = b->name,
+		[TK_BUTTON_VALUE] = b->value, [TK_BUTTON_LABEL] = b->label, [TK_BUTTON_KIND] = b->kind,
+		[TK_BUTTON_TITLE] = b->title ? b->title : b->label, [TK_BUTTON_UID] = b->uid ? b->uid : "",
+		[TK_BUTTON_BACK] = b->back ? b->back : "",
 	};
 
 	return page_nest_values(ctx, TMPL_BUTTON, v, TK_BUTTON__MAX);
+}
+
+const char *
+page_back(struct req *r, const char *fallback)
+{
+	return http_local_path(req_form(r, "back"), fallback);
 }
 
 int
@@ -374,6 +380,16 @@ page_when(char *out, size_t n, int64_t ago, const char *abs)
 		snprintf(out, n, "%s", abs);
 	else
 		page_ago(out, n, ago);
+}
+
+void
+page_audit(struct req *r, const char *action, const char *detail_json)
+{
+	char uid[DB_I64_LEN];
+
+	if (DB_RUN(r->db, STMT_AUDIT_INSERT, r->authed ? db_i64s(r->user.id, uid) : NULL, action,
+	    detail_json ? detail_json : "{}", r->remote_addr) != 0)
+		log_warn(r->id, "audit %s: %s", action, r->db->err);
 }
 
 /* ---- flash messages ---- */

@@ -75,10 +75,15 @@ int page_form_error(struct tmpl_ctx *ctx, const char *message);   /* nothing whe
 int page_option(struct tmpl_ctx *ctx, const char *value, const char *label, int selected);
 int page_empty_row(struct tmpl_ctx *ctx, const char *text);
 int page_link(struct tmpl_ctx *ctx, const char *href, const char *label, int current);
-/* A one-button POST form with the CSRF token, the scope (uid, may be "") and one named value. kind is a
- * button style: primary, secondary, ghost, danger (danger asks for confirmation when JS runs, with title). */
-int page_button(struct tmpl_ctx *ctx, struct req *r, const char *action, const char *uid, const char *name,
-	const char *value, const char *label, const char *kind, const char *title);
+/* A one-button POST form with the CSRF token, the scope (uid, may be ""), where to come back to (back, a
+ * local path, may be NULL) and one named value. kind is a button style: primary, secondary, ghost, danger
+ * (danger asks for confirmation when JS runs, with title). */
+struct page_btn {
+	const char *action, *uid, *back, *name, *value, *label, *kind, *title;
+};
+int page_button(struct tmpl_ctx *ctx, struct req *r, const struct page_btn *b);
+/* The "back" field of a POST as a local path, else fallback. */
+const char *page_back(struct req *r, const char *fallback);
 /* A secret shown once (a new API token, a generated password). */
 int page_once(struct tmpl_ctx *ctx, const char *label, const char *value, const char *hint);
 /* Previous/next links of a list: base is the path with its query so far (ending in '?' or '&'). */
@@ -96,6 +101,10 @@ void page_when(char *out, size_t n, int64_t seconds_ago, const char *abs);
 
 /* Parse a non-negative decimal int64; -1 when s is NULL, empty, not a number or too large. */
 int64_t page_id(const char *s);
+
+/* Record an admin action in audit_log (who, what, detail JSON object text or NULL, from where). A failure is
+ * logged, not fatal: the action itself already happened. */
+void page_audit(struct req *r, const char *action, const char *detail_json);
 
 /* Demo mode (TIMEBRIDGE_DEMO=1 in the environment, set by `./dev run --demo`): every page says so. */
 int page_demo(void);

@@ -32,6 +32,45 @@ static const struct route routes[] = {
 	/* toggl webhook (issue 3): no session or token, the URL token and the HMAC are the handler's; the
 	 * body is read raw (signed bytes) and its size judged only after the token (R_LATE_413) */
 	{ "webhook_toggl", METHOD_POST, "/webhook/toggl/*", R_LATE_413, h_webhook_toggl },
+
+	/* google (issue 4): the consent round trip; the callback is a top-level GET from Google, which carries
+	 * the SameSite=Lax session cookie */
+	{ "oauth_google_start",    GET_HEAD,    "/oauth/google/start",    R_SESSION, h_oauth_google_start },
+	{ "oauth_google_callback", GET_HEAD,    "/oauth/google/callback", R_SESSION, h_oauth_google_callback },
+	{ "google_disconnect",     METHOD_POST, "/google/disconnect",     R_SESSION | R_CSRF | R_FORM, h_google_disconnect },
+
+	/* admin pages (issue 6): pages are GETs with a session; every change of state is a POST carrying the
+	 * session's CSRF token (before login: the token bound to the tb_csrf cookie) */
+#define ADMIN_POST (R_SESSION | R_CSRF | R_FORM)
+	{ "login_form",           GET_HEAD,    "/login",                0, h_login_form },
+	{ "login",                METHOD_POST, "/login",                R_CSRF | R_FORM, h_login },
+	{ "logout",               METHOD_POST, "/logout",               ADMIN_POST, h_logout },
+	{ "dashboard",            GET_HEAD,    "/",                     R_SESSION, h_dashboard },
+	{ "toggl_page",           GET_HEAD,    "/toggl",                R_SESSION, h_toggl_page },
+	{ "toggl_token",          METHOD_POST, "/toggl/token",          ADMIN_POST, h_toggl_token },
+	{ "toggl_webhook_setup",  METHOD_POST, "/toggl/webhook/setup",  ADMIN_POST, h_toggl_webhook_setup },
+	{ "toggl_webhook_remove", METHOD_POST, "/toggl/webhook/remove", ADMIN_POST, h_toggl_webhook_remove },
+	{ "toggl_refresh",        METHOD_POST, "/toggl/refresh",        ADMIN_POST, h_toggl_refresh },
+	{ "toggl_reconcile",      METHOD_POST, "/toggl/reconcile",      ADMIN_POST, h_toggl_reconcile },
+	{ "toggl_import",         METHOD_POST, "/toggl/import",         ADMIN_POST, h_toggl_import },
+	{ "google_page",          GET_HEAD,    "/google",               R_SESSION, h_google_page },
+	{ "google_settings",      METHOD_POST, "/google/settings",      ADMIN_POST, h_google_settings },
+	{ "google_color_add",     METHOD_POST, "/google/colors",        ADMIN_POST, h_google_color_add },
+	{ "google_color_delete",  METHOD_POST, "/google/colors/delete", ADMIN_POST, h_google_color_delete },
+	{ "entries",              GET_HEAD,    "/entries",              R_SESSION, h_entries },
+	{ "entries_resync",       METHOD_POST, "/entries/resync",       ADMIN_POST, h_entries_resync },
+	{ "jobs",                 GET_HEAD,    "/jobs",                 R_SESSION, h_jobs },
+	{ "jobs_retry",           METHOD_POST, "/jobs/retry",           ADMIN_POST, h_jobs_retry },
+	{ "jobs_retry_dead",      METHOD_POST, "/jobs/retry-dead",      ADMIN_POST, h_jobs_retry_dead },
+	{ "tokens",               GET_HEAD,    "/tokens",               R_SESSION, h_tokens },
+	{ "tokens_create",        METHOD_POST, "/tokens/create",        ADMIN_POST, h_tokens_create },
+	{ "tokens_revoke",        METHOD_POST, "/tokens/revoke",        ADMIN_POST, h_tokens_revoke },
+	{ "users",                GET_HEAD,    "/users",                R_SESSION | R_ADMIN, h_users },
+	{ "users_add",            METHOD_POST, "/users/add",            ADMIN_POST | R_ADMIN, h_users_add },
+	{ "users_update",         METHOD_POST, "/users/update",         ADMIN_POST | R_ADMIN, h_users_update },
+	{ "settings",             GET_HEAD,    "/settings",             R_SESSION | R_ADMIN, h_settings },
+	{ "settings_save",        METHOD_POST, "/settings",             ADMIN_POST | R_ADMIN, h_settings_save },
+#undef ADMIN_POST
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))

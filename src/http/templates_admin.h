@@ -23,7 +23,7 @@
 #define TK_ONCE(X) X(TK_ONCE_LABEL, "label") X(TK_ONCE_VALUE, "value") X(TK_ONCE_HINT, "hint")
 #define TK_BUTTON(X) X(TK_BUTTON_ACTION, "action") X(TK_BUTTON_CSRF, "csrf") X(TK_BUTTON_NAME, "name") \
 	X(TK_BUTTON_VALUE, "value") X(TK_BUTTON_LABEL, "label") X(TK_BUTTON_KIND, "kind") \
-	X(TK_BUTTON_TITLE, "title") X(TK_BUTTON_UID, "uid")
+	X(TK_BUTTON_TITLE, "title") X(TK_BUTTON_UID, "uid") X(TK_BUTTON_BACK, "back")
 
 /* ---- login ---- */
 #define TK_LOGIN(X) X(TK_LOGIN_CSRF, "csrf") X(TK_LOGIN_NEXT, "next") X(TK_LOGIN_EMAIL, "email") \

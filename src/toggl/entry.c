@@ -15,6 +15,8 @@
 /* A duration beyond a century is not a time entry: refusing it keeps start + duration far from overflow. */
 #define ENTRY_DURATION_MAX_S  (100LL * 366 * 86400)
 
+static void seterr(char *err, size_t errsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 static void
 seterr(char *err, size_t errsz, const char *fmt, ...)
 {

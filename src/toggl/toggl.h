@@ -145,10 +145,10 @@ struct toggl_sync {
 	int                 invalid_token;      /* ... and it is marked invalid_token */
 	int                 loaded_strikes;     /* the 429 streak stored when opened */
 	double              rate_wait_s;        /* a stored 429 backoff still running when opened */
-	char                status_detail[512]; /* why the token is invalid, as stored */
+	char                status_detail[2048]; /* why the token is invalid, as stored */
 	long                n_orgs, n_workspaces, n_projects, n_clients, n_tags, n_meta_changed; /* last refresh */
 	const char         *ctx;                /* log context */
-	char                err[1024];          /* one sentence for the user */
+	char                err[4096];          /* one sentence for the user */
 	double              retry_after_s;      /* TOGGL_RETRY: when to try again (0: the usual backoff) */
 	int                 quota_wait;         /* TOGGL_RETRY because of a quota or 429: not a failure */
 	/* hooks, optional */

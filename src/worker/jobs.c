@@ -16,13 +16,26 @@
 #include "util/tbtime.h"
 #include "worker/worker.h"
 
-/* Every job kind timebridge knows. A kind missing here makes its jobs dead with "unknown job kind". */
+/* Every job kind timebridge knows. Jobs of a kind missing here fail with "unknown job kind" (retried, then
+ * dead). */
 static const struct job_kind job_kinds[] = {
 	/* kind                  handler                  lease_s (0: LIMIT_JOB_LEASE_S) */
 	{ "diag.sleep",          job_diag_sleep,          0 },
 	{ "maintenance.purge",   job_maintenance_purge,   600 },
 	/* toggl.* (job_toggl.c) */
+	{ "toggl.connect",          job_toggl_connect,          0 },
+	{ "toggl.metadata",         job_toggl_metadata,         300 },
+	{ "toggl.webhook_setup",    job_toggl_webhook_setup,    0 },
+	{ "toggl.webhook_remove",   job_toggl_webhook_remove,   0 },
+	{ "toggl.import",           job_toggl_import,           600 },
+	{ "toggl.reconcile",        job_toggl_reconcile,        300 },
 	/* google.* (job_google.c) */
+	{ "google.calendar",        job_google_calendar,        0 },
+	{ "google.sync_entry",      job_google_sync_entry,      0 },
+	{ "google.backfill",        job_google_backfill,        0 },
+	{ "google.validate",        job_google_validate,        600 },
+	{ "google.refresh_running", job_google_refresh_running, 0 },
+	{ "google.revoke",          job_google_revoke,          0 },
 };
 
 #define NKINDS (sizeof(job_kinds) / sizeof(job_kinds[0]))
@@ -329,13 +342,16 @@ worker_run_one(struct db *db, const char *owner, int lease_s)
 	t0 = tb_mono_ms();
 
 	if (job.kind == NULL) {
-		snprintf(job.err, sizeof(job.err), "out of memory");
+		job.kind = "?";
+		job_error(&job, "out of memory");
 		res = JOB_RETRY;
 		goto record;
 	}
+	/* Unknown: retried with backoff, not dead at once, so that during a rolling upgrade a job of a new
+	 * kind that an old worker claimed waits for a new worker. Dead after max_attempts like any other. */
 	if ((k = job_kind_find(job.kind)) == NULL) {
 		job_error(&job, "unknown job kind \"%s\"", job.kind);
-		res = JOB_FATAL;
+		res = JOB_RETRY;
 		goto record;
 	}
 	if (!json_is_object(job.payload)) {

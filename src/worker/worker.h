@@ -128,8 +128,21 @@ int64_t cron_next(const struct cron *c, int64_t after_epoch_s);
 enum job_result job_diag_sleep(struct job *job);
 enum job_result job_maintenance_purge(struct job *job);
 
-/* job_toggl.c */
+/* job_toggl.c: Toggl in (src/toggl/). Payloads: connect, metadata, reconcile {}; webhook_setup and
+ * webhook_remove {"workspace_id": N}; import {"since": "YYYY-MM-DD", "until"?: "YYYY-MM-DD", "restart"?: bool}. */
+enum job_result job_toggl_connect(struct job *job);
+enum job_result job_toggl_metadata(struct job *job);
+enum job_result job_toggl_webhook_setup(struct job *job);
+enum job_result job_toggl_webhook_remove(struct job *job);
+enum job_result job_toggl_import(struct job *job);
+enum job_result job_toggl_reconcile(struct job *job);
 
-/* job_google.c */
+/* job_google.c: Google Calendar out (src/gcal/); payloads and rules in gcal/gcal.h. */
+enum job_result job_google_calendar(struct job *job);        /* {"gone"?: calendar id} */
+enum job_result job_google_sync_entry(struct job *job);      /* {"entry_id", "version", "force"?} */
+enum job_result job_google_backfill(struct job *job);        /* {"days"?, "force"?} */
+enum job_result job_google_validate(struct job *job);        /* no user: fan out; a user: compare */
+enum job_result job_google_refresh_running(struct job *job); /* scheduled: extend running entries' events */
+enum job_result job_google_revoke(struct job *job);          /* disconnect: revoke, then forget */
 
 #endif

@@ -77,17 +77,19 @@ tb_own() {
 # say). Adds o+x (search, not read) to each ancestor directory that lacks it, and says so.
 tb_make_reachable() {
 	[ "$(id -u)" -eq 0 ] || return 0
-	local p
-	p=$(cd "$1" && pwd)
-	tb_as_service_user test -x "$p" && return 0
-	while [ "$p" != / ]; do
-		if [ -d "$p" ] && ! tb_as_service_user test -x "$p" 2>/dev/null; then
+	local target p='' part
+	target=$(cd "$1" && pwd)
+	tb_as_service_user test -x "$target" && return 0
+	# Top down, so each directory is judged with its parents already searchable.
+	local IFS=/
+	for part in ${target#/}; do
+		p=$p/$part
+		if ! tb_as_service_user test -x "$p" 2>/dev/null; then
 			tb_say "making $p searchable (o+x) for user $TB_SERVICE_USER"
 			chmod o+x "$p"
 		fi
-		p=$(dirname "$p")
 	done
-	tb_as_service_user test -x "$1" || tb_die "user $TB_SERVICE_USER cannot reach $1"
+	tb_as_service_user test -x "$target" || tb_die "user $TB_SERVICE_USER cannot reach $target"
 }
 
 # The newest PostgreSQL server bin directory (Debian layout).
