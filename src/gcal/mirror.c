@@ -78,7 +78,7 @@ gcal_event_id_decode(const char *id)
 	if (n < 3 || key[0] != 't' || key[1] != 'b' || key[2] == '0')
 		return -1;
 	for (size_t i = 2; i < n; i++) {
-		if (key[i] < '0' || key[i] > '9' || v > (INT64_MAX - 9) / 10)
+		if (key[i] < '0' || key[i] > '9' || v > (INT64_MAX - (key[i] - '0')) / 10)
 			return -1;
 		v = v * 10 + (key[i] - '0');
 	}
@@ -329,10 +329,9 @@ gcal_event_build(const struct gcal_entry *e, int64_t now_ms, enum gcal_body kind
 		json_object_set_new(ev, "colorId", json_null());   /* null clears it under merge semantics */
 	json_object_set_new(priv, "toggl_entry_id", id_str(e->id));
 	json_object_set_new(priv, "toggl_workspace_id", id_str(e->workspace_id));
-	if (e->project_id > 0)
-		json_object_set_new(priv, "toggl_project_id", id_str(e->project_id));
-	else if (kind == GCAL_BODY_PATCH)
-		json_object_set_new(priv, "toggl_project_id", json_null());
+	/* "" for no project rather than a null: a patch's null inside a map the event does not have yet is
+	 * something servers disagree on; an empty string means the same to every reader. */
+	json_object_set_new(priv, "toggl_project_id", e->project_id > 0 ? id_str(e->project_id) : json_string(""));
 	if (e->toggl_user_id > 0)
 		json_object_set_new(priv, "toggl_user_id", id_str(e->toggl_user_id));
 	json_object_set_new(priv, "toggl_version", id_str(e->version));

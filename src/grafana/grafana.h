@@ -126,11 +126,6 @@ extern const char *const grafana_op_names[GRAFANA_OP__MAX];
 int grafana_json_strv(struct arena *a, json_t *v, int split, const char *where, struct grafana_strv *out,
 	struct grafana_err *e) __attribute__((warn_unused_result));
 
-/* One enum value by name (case-insensitive) or alias; NULL/empty means def. -1 with e listing the
- * choices when unknown. */
-int grafana_json_choice(json_t *v, const char *where, const char *const *names, size_t n, int def,
-	int *out, struct grafana_err *e) __attribute__((warn_unused_result));
-
 /* A time: RFC 3339 text, epoch milliseconds (number or digits). 0 or -1. */
 int grafana_parse_time(json_t *v, int64_t *ms) __attribute__((warn_unused_result));
 
@@ -144,8 +139,9 @@ int grafana_parse_payload(struct arena *a, json_t *payload, const char *where, s
 
 /* A whole /query body: range, intervalMs, maxDataPoints, timezone, filters/adhocFilters and targets
  * (hidden ones and ones without a metric dropped; `data` is an alias of `payload`, `type` picks the
- * legacy shapes). need_range: a missing range is an error. 0 or -1 with e set. */
-int grafana_parse_query(struct arena *a, json_t *body, int need_range, struct grafana_query *q,
+ * legacy shapes). need_range: a missing range is an error; admin: the filter key "user" is allowed.
+ * 0 or -1 with e set. */
+int grafana_parse_query(struct arena *a, json_t *body, int need_range, int admin, struct grafana_query *q,
 	struct grafana_err *e) __attribute__((warn_unused_result));
 
 /* Only the range ("range" or Grafana 10's "timeRange" of tag requests); absent is fine (has_range 0). */
@@ -194,9 +190,6 @@ int grafana_plan_buckets(int64_t from_ms, int64_t to_ms, enum grafana_unit want,
 
 /* Shortest length of one unit in ms (a 23-hour day, a 7-day-less-an-hour week, a 28-day month). */
 int64_t grafana_unit_min_ms(enum grafana_unit u);
-
-/* The days from the week's first day (0 Sunday .. 6 Saturday, Toggl's beginning_of_week) to dow. */
-int grafana_days_into_week(int dow, int beginning_of_week);
 
 /* 1 if a request's "timezone" can name a zone: not "", "browser" or "default" (they carry no zone). */
 int grafana_tz_is_candidate(const char *tz);

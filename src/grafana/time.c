@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -132,14 +133,6 @@ grafana_plan_buckets(int64_t from_ms, int64_t to_ms, enum grafana_unit want, int
 }
 
 int
-grafana_days_into_week(int dow, int beginning_of_week)
-{
-	int b = ((beginning_of_week % 7) + 7) % 7, d = ((dow % 7) + 7) % 7;
-
-	return (d - b + 7) % 7;
-}
-
-int
 grafana_tz_is_candidate(const char *tz)
 {
 	return tz != NULL && *tz != '\0' && strcasecmp(tz, "browser") != 0 && strcasecmp(tz, "default") != 0 &&
@@ -205,7 +198,7 @@ tz_load(struct db *db)
 	for (size_t i = 0; i < n; i++)
 		if ((names[i] = strdup(PQgetvalue(res, (int)i, 0))) == NULL) {
 			for (size_t j = 0; j < i; j++)
-				free((void *)names[j]);
+				free((void *)(uintptr_t)names[j]);
 			free(names);
 			goto out;
 		}

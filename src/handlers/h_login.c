@@ -222,9 +222,9 @@ out:
 	PQclear(res);
 	/* The password is not needed any more: neither its decoded copy nor the raw body keep it. */
 	if (pw)
-		crypto_wipe((char *)pw, strlen(pw));
+		page_wipe(pw, strlen(pw));
 	if (r->body)
-		crypto_wipe((char *)r->body, r->body_len);
+		page_wipe(r->body, r->body_len);
 }
 
 void

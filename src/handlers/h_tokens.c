@@ -163,7 +163,7 @@ h_tokens_create(struct req *r)
 	show(r, 200, &p);
 	/* The page holding it has been written to r->out; the arena copy is not needed any more. */
 	if (p.once)
-		crypto_wipe((char *)p.once, strlen(p.once));
+		page_wipe(p.once, strlen(p.once));
 }
 
 void

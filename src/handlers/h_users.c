@@ -91,7 +91,7 @@ users_cb(size_t key, struct tmpl_ctx *ctx, void *arg)
 		for (int i = 0; i < PQntuples(p->rows); i++) {
 			struct user_row u = { p, i };
 			struct page_row row;
-			char seen[64];
+			char seen[160];
 			memset(&row, 0, sizeof(row));
 			if (db_isnull(p->rows, i, 5))
 				snprintf(seen, sizeof(seen), "created %s", db_str(p->rows, i, 4));
@@ -215,16 +215,16 @@ h_users_add(struct req *r)
 		p.once = arena_strdup(&r->arena, gen);
 		show(r, 201, &p);
 		if (p.once)
-			crypto_wipe((char *)p.once, strlen(p.once));
+			page_wipe(p.once, strlen(p.once));
 	} else
 		page_done(r, "/users", PAGE_FLASH_OK, "%s can log in now.", v[0].s);
 out:
 	crypto_wipe(gen, sizeof(gen));
 	crypto_wipe(hash, sizeof(hash));
 	if (r->body)
-		crypto_wipe((char *)r->body, r->body_len);
+		page_wipe(r->body, r->body_len);
 	if (req_form(r, "password"))
-		crypto_wipe((char *)req_form(r, "password"), strlen(req_form(r, "password")));
+		page_wipe(req_form(r, "password"), strlen(req_form(r, "password")));
 }
 
 void
@@ -284,7 +284,7 @@ h_users_update(struct req *r)
 		p.once = arena_strdup(&r->arena, gen);
 		show(r, 200, &p);
 		if (p.once)
-			crypto_wipe((char *)p.once, strlen(p.once));
+			page_wipe(p.once, strlen(p.once));
 	} else
 		page_done(r, "/users", PAGE_FLASH_ERROR, "Unknown action.");
 	goto out;

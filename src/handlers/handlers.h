@@ -14,6 +14,10 @@ void h_metrics(struct req *r);
 /* h_webhook.c: POST /webhook/toggl/{token} (Toggl webhook deliveries) */
 void h_webhook_toggl(struct req *r);
 
+/* h_grafana.c: the Grafana JSON API under /api/grafana (issue 5) */
+void h_grafana(struct req *r);
+void h_grafana_preflight(struct req *r);
+
 /* h_oauth.c: connecting Google (issue 4) */
 void h_oauth_google_start(struct req *r);
 void h_oauth_google_callback(struct req *r);

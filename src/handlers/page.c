@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -390,6 +391,13 @@ page_audit(struct req *r, const char *action, const char *detail_json)
 	if (DB_RUN(r->db, STMT_AUDIT_INSERT, r->authed ? db_i64s(r->user.id, uid) : NULL, action,
 	    detail_json ? detail_json : "{}", r->remote_addr) != 0)
 		log_warn(r->id, "audit %s: %s", action, r->db->err);
+}
+
+void
+page_wipe(const char *s, size_t n)
+{
+	if (s != NULL)
+		crypto_wipe((void *)(uintptr_t)s, n);
 }
 
 /* ---- flash messages ---- */

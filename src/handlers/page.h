@@ -106,6 +106,10 @@ int64_t page_id(const char *s);
  * logged, not fatal: the action itself already happened. */
 void page_audit(struct req *r, const char *action, const char *detail_json);
 
+/* Wipe a secret that arrived as request data (a password, a token): its bytes live in the request's arena
+ * or body, which the const of the accessors does not make read-only. NULL is fine. */
+void page_wipe(const char *s, size_t n);
+
 /* Demo mode (TIMEBRIDGE_DEMO=1 in the environment, set by `./dev run --demo`): every page says so. */
 int page_demo(void);
 

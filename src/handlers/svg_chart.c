@@ -13,8 +13,8 @@
 
 /* Layout, in SVG user units (the SVG scales to its box). */
 #define W        720
-#define H        240
-#define LEFT     40
+#define H        250
+#define LEFT     44
 #define RIGHT    8
 #define TOP      12
 #define BOTTOM   28
@@ -132,7 +132,8 @@ svg_chart_finish(struct svg_chart_acc *a, struct svg_chart *c, int64_t first_day
 	c->first_day = first_day;
 	if (a == NULL)
 		return;
-	qsort(a->p, a->n, sizeof(*a->p), by_total);
+	if (a->n > 1)
+		qsort(a->p, a->n, sizeof(*a->p), by_total);
 	for (size_t i = 0; i < a->n; i++) {
 		struct svg_series *s;
 		if (c->nseries < LIMIT_CHART_PROJECTS) {
@@ -188,8 +189,6 @@ axis_max(double max_h)
 
 struct render {
 	const struct svg_chart *c;
-	struct tmpl_ctx        *ctx;
-	char                    v[8][48];
 };
 
 static int
@@ -221,7 +220,7 @@ put_line(struct tmpl_ctx *ctx, double x1, double y1, double x2, double y2, const
 static int
 body_cb(size_t key, struct tmpl_ctx *ctx, void *arg)
 {
-	const struct svg_chart *c = arg;
+	const struct svg_chart *c = ((struct render *)arg)->c;
 	double plot_w = W - LEFT - RIGHT, plot_h = H - TOP - BOTTOM, slot = plot_w / LIMIT_CHART_DAYS;
 	double max_h = 0;
 	int top;
@@ -302,8 +301,9 @@ int
 svg_chart_render(struct tmpl_ctx *ctx, const struct svg_chart *c)
 {
 	const struct tmpl *t = templates_get(TMPL_CHART);
+	struct render rd = { c };
 
-	return t ? tmpl_nest(ctx, t, body_cb, (void *)c) : -1;
+	return t ? tmpl_nest(ctx, t, body_cb, &rd) : -1;
 }
 
 int

@@ -115,6 +115,7 @@ const char *http_local_path(const char *next, const char *fallback);
 /* router.c */
 void http_dispatch(struct req *r);
 const char *http_route_name(const struct route *rt);
+int         http_route_flags(const struct route *rt);   /* R_* of a route; 0 for none */
 size_t http_route_count(void);
 size_t http_route_index(const struct route *rt);
 const char *http_route_name_at(size_t i);

@@ -130,6 +130,12 @@ resp_error(struct req *r, int status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* API routes (token or JSON) answer in the JSON error shape their clients, Grafana first, read. */
+	if (http_route_flags(r->route) & (R_TOKEN | R_JSON)) {
+		resp_json_error(r, status, status == 413 ? "TOO_LARGE" : status == 503 ? "DB_DOWN" :
+		    status >= 500 ? "INTERNAL" : "BAD_REQUEST", "%s", msg);
+		return;
+	}
 	r->status = status;
 	buf_reset(&r->out);
 	if (!wants_html(r)) {

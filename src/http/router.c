@@ -33,6 +33,14 @@ static const struct route routes[] = {
 	 * body is read raw (signed bytes) and its size judged only after the token (R_LATE_413) */
 	{ "webhook_toggl", METHOD_POST, "/webhook/toggl/*", R_LATE_413, h_webhook_toggl },
 
+	/* grafana (issue 5): the JSON API for Grafana's simPod JSON and Infinity datasources. A CORS preflight
+	 * carries no credentials, so OPTIONS comes first and without R_TOKEN; everything else needs a token
+	 * (401 before the body is looked at). Every other method reaches the handler, which answers 405 in
+	 * the JSON error shape Grafana shows. */
+	{ "grafana_preflight", METHOD_OPTIONS, "/api/grafana", R_PREFIX | R_NODB, h_grafana_preflight },
+	{ "grafana", GET_HEAD | METHOD_POST | METHOD_PUT | METHOD_PATCH | METHOD_DELETE, "/api/grafana",
+	  R_PREFIX | R_TOKEN | R_JSON, h_grafana },
+
 	/* google (issue 4): the consent round trip; the callback is a top-level GET from Google, which carries
 	 * the SameSite=Lax session cookie */
 	{ "oauth_google_start",    GET_HEAD,    "/oauth/google/start",    R_SESSION, h_oauth_google_start },
@@ -97,6 +105,12 @@ const char *
 http_route_name(const struct route *rt)
 {
 	return rt ? rt->name : "none";
+}
+
+int
+http_route_flags(const struct route *rt)
+{
+	return rt ? rt->flags : 0;
 }
 
 /* Match path against pattern; '*' segments go to args. 1 on a match. */

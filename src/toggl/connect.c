@@ -331,6 +331,7 @@ toggl_connect(struct toggl_sync *s, int store_token)
 	char *sealed = NULL;
 	int64_t id = 0, ws = 0;
 	enum toggl_rc rc;
+	PGresult *r;
 	int in_tx = 0;
 
 	if (api_toggl_me(&s->api, &me) != API_TOGGL_OK) {
@@ -399,6 +400,10 @@ toggl_connect(struct toggl_sync *s, int store_token)
 		if (toggl_metadata_request(s->db, s->user_id) != 0)
 			log_error(s->ctx, "toggl: queueing the metadata refresh: %s", s->db->err);
 	}
+	/* Jobs paused on a refused token can run again. */
+	if ((r = DB_EXEC(s->db, STMT_JOB_RESUME_USER, uid, "toggl.%")) == NULL)
+		goto dberr;
+	PQclear(r);
 	if (toggl_reconcile_schedule(s->db, s->user_id, err, sizeof(err)) != 0) {
 		snprintf(s->err, sizeof(s->err), "scheduling the reconciliation: %s", err);
 		rc = TOGGL_RETRY;
@@ -476,7 +481,7 @@ toggl_account_json(struct db *db, int64_t user_id)
 		return NULL;
 	}
 #define S(i) (db_str(r, 0, (i)) ? json_string(db_str(r, 0, (i))) : json_null())
-	o = json_pack("{sI s o s o s o s i s o s o s o s o s o s o s i}",
+	o = json_pack("{sI so so so si so so so so so so so si}",
 	    "toggl_user_id", (json_int_t)db_i64(r, 0, 0), "email", S(1), "fullname", S(2), "time_zone", S(3),
 	    "beginning_of_week", (int)db_i64(r, 0, 4),
 	    "default_workspace_id", db_isnull(r, 0, 5) ? json_null() : json_integer(db_i64(r, 0, 5)),

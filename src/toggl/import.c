@@ -26,7 +26,6 @@
 
 #define DAY_S            86400
 #define TOGGL_EPOCH_S    1136073600     /* 2006-01-01: nothing in Toggl is older */
-#define TZ_MARGIN_S      (14 * 3600)    /* report days are the user's days: UTC-12 .. UTC+14 */
 #define MAX_WORKSPACES   256
 
 /* ---- pure parts ---- */
@@ -453,19 +452,21 @@ read_reports(struct toggl_sync *s, const struct toggl_import_opts *o, struct run
 	char d0[16], d1[16], what[96];
 	json_t *body = NULL, *page = NULL, *entries = NULL, *row, *te, *e, *tes;
 	enum toggl_rc rc = TOGGL_OK;
-	int64_t wid, end, span = o->until_s - o->since_s;
+	/* Report days are the user's local days: a day more on each side covers the UTC range whatever the
+	 * zone (the extra entries are real ones, merged like the others). */
+	int64_t wid, end, lo = o->since_s - DAY_S, hi = o->until_s + DAY_S, span = hi - lo;
 	size_t i, k;
 
-	if (run->c.day < o->since_s)
-		run->c.day = o->since_s;
+	if (run->c.day < lo)
+		run->c.day = lo;
 	if (run->c.row < 1)
 		run->c.row = 1;
-	for (; run->c.wi < run->nwids; run->c.wi++, run->c.day = o->since_s, run->c.row = 1) {
+	for (; run->c.wi < run->nwids; run->c.wi++, run->c.day = lo, run->c.row = 1) {
 		wid = run->wids[run->c.wi];
-		while (run->c.day < o->until_s) {
+		while (run->c.day < hi) {
 			end = run->c.day + (int64_t)LIMIT_TOGGL_REPORTS_SPAN_D * DAY_S;
-			if (end > o->until_s)
-				end = o->until_s;
+			if (end > hi)
+				end = hi;
 			format_date(run->c.day, d0);
 			format_date(end - DAY_S, d1);
 			body = json_pack("{ss ss s[I] ss ss si si}", "start_date", d0, "end_date", d1, "user_ids",
@@ -501,8 +502,8 @@ read_reports(struct toggl_sync *s, const struct toggl_import_opts *o, struct run
 				run->c.day = end;
 				run->c.row = 1;
 			}
-			st->pos = o->since_s + (int64_t)(((double)run->c.wi * (double)span + (double)(run->c.day - o->since_s)) /
-			    (double)run->nwids);
+			st->pos = o->since_s + (int64_t)((double)(o->until_s - o->since_s) * ((double)run->c.wi * (double)span +
+			    (double)(run->c.day - lo)) / ((double)run->nwids * (double)span));
 			progress(s, run, st);
 			if (run_save(s, run, st) != 0) {
 				rc = TOGGL_RETRY;
@@ -537,9 +538,6 @@ verify_unseen(struct toggl_sync *s, const struct toggl_import_opts *o, struct ru
 	int n;
 
 	if (reports) {
-		/* Report days are the user's: only the part of the range that is inside whatever their zone. */
-		from += TZ_MARGIN_S;
-		to -= TZ_MARGIN_S;
 		w += (size_t)snprintf(wids + w, sizeof(wids) - w, "{");
 		for (int i = 0; i < run->nwids; i++)
 			w += (size_t)snprintf(wids + w, sizeof(wids) - w, "%s%" PRId64, i ? "," : "", run->wids[i]);
@@ -650,7 +648,7 @@ toggl_import(struct toggl_sync *s, const struct toggl_import_opts *o, struct tog
 	if (run.c.method[0] == '\0') {
 		if (run.all_reports) {
 			snprintf(run.c.method, sizeof(run.c.method), "reports");
-			run.c.day = o->since_s;
+			run.c.day = o->since_s - DAY_S;
 			run.c.row = 1;
 		} else
 			use_windows(&run, o);

@@ -151,12 +151,12 @@ out:
 
 /* Fetch every page of kind k in workspace wid, merge, then sweep what the listing no longer has. */
 static enum toggl_rc
-refresh_kind(struct toggl_sync *s, enum kind k, int64_t wid, int64_t started)
+refresh_kind(struct toggl_sync *s, enum kind k, int64_t wid, int64_t started_ms)
 {
 	static const enum stmt sweep[] = { STMT_TOGGL_PROJECTS_SWEEP, STMT_TOGGL_CLIENTS_SWEEP, STMT_TOGGL_TAGS_SWEEP };
 	static const char *const what[] = { "listing projects", "listing clients", "listing tags" };
 	struct buf seen = BUF_INIT;
-	char w[DB_I64_LEN], t0[DB_I64_LEN], ctx[64];
+	char w[DB_I64_LEN], t0[32], ctx[64];
 	long *count = k == K_PROJECT ? &s->n_projects : k == K_CLIENT ? &s->n_clients : &s->n_tags;
 	long changed;
 	json_t *page = NULL;
@@ -203,7 +203,8 @@ refresh_kind(struct toggl_sync *s, enum kind k, int64_t wid, int64_t started)
 		rc = TOGGL_RETRY;
 		goto out;
 	}
-	if ((res = DB_EXEC(s->db, sweep[k], db_i64s(wid, w), seen.data, db_i64s(started, t0))) == NULL) {
+	snprintf(t0, sizeof(t0), "%.3f", (double)started_ms / 1000.0);
+	if ((res = DB_EXEC(s->db, sweep[k], db_i64s(wid, w), seen.data, t0)) == NULL) {
 		snprintf(s->err, sizeof(s->err), "database: %s", s->db->err);
 		rc = TOGGL_RETRY;
 		goto out;
@@ -235,7 +236,7 @@ enum toggl_rc
 toggl_metadata_refresh(struct toggl_sync *s)
 {
 	json_t *orgs = NULL, *wss = NULL, *recs = NULL, *item, *plan;
-	int64_t started = tb_now_ms() / 1000 - 1, id, org;
+	int64_t started_ms = tb_now_ms(), id, org;
 	enum toggl_rc rc;
 	size_t i;
 	int premium;
@@ -284,9 +285,9 @@ toggl_metadata_refresh(struct toggl_sync *s)
 		goto dberr;
 	json_array_foreach(recs, i, item) {
 		id = json_integer_value(json_object_get(item, "id"));
-		if ((rc = refresh_kind(s, K_PROJECT, id, started)) != TOGGL_OK ||
-		    (rc = refresh_kind(s, K_CLIENT, id, started)) != TOGGL_OK ||
-		    (rc = refresh_kind(s, K_TAG, id, started)) != TOGGL_OK) {
+		if ((rc = refresh_kind(s, K_PROJECT, id, started_ms)) != TOGGL_OK ||
+		    (rc = refresh_kind(s, K_CLIENT, id, started_ms)) != TOGGL_OK ||
+		    (rc = refresh_kind(s, K_TAG, id, started_ms)) != TOGGL_OK) {
 			/* A 403 on one workspace while /me still works (toggl_sync_fail checked): that workspace is
 			 * out of reach, the others are not. */
 			if (rc == TOGGL_FATAL && s->api.res == API_TOGGL_OK) {

@@ -626,16 +626,21 @@ def test_retention_setting_purges_old_events(sub, stack, db):
                       event_id=ev))
     db.sql("UPDATE webhook_events SET received_at = now() - interval '3 days' WHERE subscription = %s AND "
            "event_id = %s", sub.id, ev)
-    db.sql("INSERT INTO settings (key, value) VALUES ('webhook_event_retention_days', '2') "
-           "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value")
+    ev2 = next_id()
+    sub.post(envelope("time_entry", "created", entry(next_id(), int(time.time()) - 10, int(time.time()) - 5),
+                      event_id=ev2))
+    old = db.sql("SELECT value FROM settings WHERE key = 'webhook_event_retention_days'")
+    assert old == [("30",)], "003_webhook.sql lists the default"
+    db.sql("UPDATE settings SET value = '2' WHERE key = 'webhook_event_retention_days'")
     try:
         stack.app.cli("jobs", "enqueue", "maintenance.purge")
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and recorded(db, sub.id, ev) is not None:
             time.sleep(0.2)
         assert recorded(db, sub.id, ev) is None, "maintenance.purge did not apply the retention"
+        assert recorded(db, sub.id, ev2) is not None, "a recent event must stay"
     finally:
-        db.sql("DELETE FROM settings WHERE key = 'webhook_event_retention_days'")
+        db.sql("UPDATE settings SET value = '30' WHERE key = 'webhook_event_retention_days'")
 
 
 # ---- 503 -----------------------------------------------------------------------------------------------

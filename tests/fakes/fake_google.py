@@ -344,6 +344,7 @@ ERROR_KINDS = {
     "userRateLimitExceeded": (403, "usageLimits", "userRateLimitExceeded", "User Rate Limit Exceeded"),
     "quotaExceeded": (403, "usageLimits", "quotaExceeded", "Calendar usage limits exceeded."),
     "tooManyRequests": (429, "usageLimits", "rateLimitExceeded", "Rate Limit Exceeded"),
+    "badRequest": (400, "global", "badRequest", "Bad Request"),
     "backendError": (500, "global", "backendError", "Backend Error"),
     "serviceUnavailable": (503, "global", "backendError", "The service is currently unavailable."),
 }
@@ -368,6 +369,8 @@ class GoogleState:
             self.refresh = {}       # refresh token -> grant id
             self.consented = set()  # (email, client_id) that consented to offline access once
             self.failures = []      # forced calendar/token errors
+            self.delays = []        # forced slow answers: {"seconds", "count", "path_contains", "method"}
+            self.delayed = {"started": 0, "in_flight": 0}
             self.quota_hits = {}    # email -> deque of monotonic times
             self.events_log = collections.deque(maxlen=500_000)
             self.rejected = collections.deque(maxlen=50_000)
@@ -445,6 +448,7 @@ class GoogleApp:
                 ("POST", "/config", self.c_config), ("GET", "/config", self.c_config),
                 ("POST", "/invalid_grant", self.c_invalid_grant), ("POST", "/expire_tokens", self.c_expire),
                 ("GET", "/tokens", self.c_tokens), ("POST", "/fail", self.c_fail),
+                ("POST", "/delay", self.c_delay), ("GET", "/delay", self.c_delay),
                 ("GET", "/calendars", self.c_calendars), ("GET", "/events", self.c_events),
                 ("POST", "/events", self.c_event_seed), ("POST", "/delete_event", self.c_delete_event),
                 ("POST", "/patch_event", self.c_patch_event), ("POST", "/delete_calendar", self.c_delete_calendar),
@@ -474,6 +478,7 @@ class GoogleApp:
             resp = fn(req)
             self._log_req(req, resp.status, None)
             return resp
+        self.take_delay(req)
         try:
             forced = self.take_failure(req, "calendar")
             if forced:
@@ -496,6 +501,24 @@ class GoogleApp:
             "t_wall": time.time(), "method": req.method, "path": req.path, "query": req.raw_query,
             "status": e.code, "reason": e.reason, "message": e.message,
             "body": req.body.decode("utf-8", "replace")[:20000]})
+
+    def take_delay(self, req):
+        """Hold a Calendar API request (before it is handled, outside the lock) as a slow Google would."""
+        st = self.state
+        with st.lock:
+            for d in st.delays:
+                if d["count"] > 0 and d["path_contains"] in req.path and d["method"] in (None, req.method):
+                    d["count"] -= 1
+                    st.delays = [x for x in st.delays if x["count"] > 0]
+                    st.delayed["started"] += 1
+                    st.delayed["in_flight"] += 1
+                    seconds = d["seconds"]
+                    break
+            else:
+                return
+        time.sleep(seconds)
+        with st.lock:
+            st.delayed["in_flight"] -= 1
 
     def take_failure(self, req, target):
         st = self.state
@@ -1298,6 +1321,20 @@ class GoogleApp:
                                                  or a["expires_at"] < time.time()} for t, a in st.access.items()],
                               "codes": [{"code": c, "used": v["used"], "email": v["email"]}
                                         for c, v in st.codes.items()]})
+
+    def c_delay(self, req):
+        st = self.state
+        if req.method == "POST":
+            b = self._body(req)
+            d = {"seconds": float(b.get("seconds", 1.0)), "count": int(b.get("count", 1)),
+                 "path_contains": b.get("path_contains", ""), "method": b.get("method")}
+            with st.lock:
+                if b.get("clear"):
+                    st.delays = []
+                if d["count"] > 0:
+                    st.delays.append(d)
+        with st.lock:
+            return json_resp({"delays": st.delays, **st.delayed})
 
     def c_fail(self, req):
         b = self._body(req)

@@ -46,7 +46,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 2 || size > 65536)
 		return 0;
-	status = data[0] < sizeof(statuses) / sizeof(statuses[0]) * 16 ? statuses[data[0] % 13] : 100 + data[0] * 2;
+	status = data[0] < 208 ? statuses[data[0] % 13] : 100 + (data[0] - 208) * 10;
 	token = data[1] & 1;
 	(void)api_google_classify(status, (const char *)data + 2, size - 2, token, &e);
 	if (e.res < 0 || e.res >= API_GOOGLE__MAX || !clean(e.reason) || !clean(e.message))

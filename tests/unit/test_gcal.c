@@ -278,10 +278,20 @@ test_event_build(void)
 	CHECK_STR(json_string_value(json_object_get(json_object_get(ins, "source"), "url")),
 	    "https://track.toggl.com/timer?workspace_id=777&time_entry_id=3000000001");
 	CHECK_INT(gcal_event_compare(&e, ins, now, NULL, 0), 0);
+	if (schemas != NULL) {
+		/* the validator itself refuses what Google refuses */
+		json_object_set_new(patch, "colour", json_string("9"));
+		CHECK(!event_valid(patch));
+		json_object_del(patch, "colour");
+		json_object_set_new(patch, "start", json_pack("{s:s}", "dateTime", "2024-06-10 06:13:20"));
+		CHECK(!event_valid(patch));
+		json_object_set_new(patch, "summary", json_integer(5));
+		CHECK(!event_valid(patch));
+	}
 	json_decref(ins);
 	json_decref(patch);
 
-	/* no description, no project: the summary says so, a patch clears colour and project id with null */
+	/* no description, no project: the summary says so, a patch clears the colour with null */
 	e.description = "   ";
 	e.project_id = 0;
 	e.client_id = 0;
@@ -294,9 +304,9 @@ test_event_build(void)
 	CHECK(json_object_get(ins, "colorId") == NULL);
 	CHECK(json_is_null(json_object_get(patch, "colorId")));
 	priv = json_object_get(json_object_get(patch, "extendedProperties"), "private");
-	CHECK(json_is_null(json_object_get(priv, "toggl_project_id")));
+	CHECK_STR(json_string_value(json_object_get(priv, "toggl_project_id")), "");
 	priv = json_object_get(json_object_get(ins, "extendedProperties"), "private");
-	CHECK(json_object_get(priv, "toggl_project_id") == NULL);
+	CHECK_STR(json_string_value(json_object_get(priv, "toggl_project_id")), "");
 	desc = json_string_value(json_object_get(ins, "description"));
 	CHECK(desc != NULL && strstr(desc, "Project: (none)\nClient: (none)\nTags: (none)\nBillable: no\n") != NULL);
 	json_decref(ins);

@@ -100,28 +100,30 @@ test_backoff(void)
 	CHECK(d < LIMIT_TOGGL_5XX_BACKOFF_MAX_S);
 }
 
+#define ERRTEXT(lit) api_toggl_error_text((lit), strlen(lit), out, sizeof(out))
+
 static void
 test_error_text(void)
 {
 	char out[LIMIT_TOGGL_ERROR_TEXT * 4 + 8], big[2000];
 	const char bad[] = "caf\xc3\xa9 \xff\xfe ok";
 
-	api_toggl_error_text("Invalid start date", 18, out, sizeof(out));
+	ERRTEXT("Invalid start date");
 	CHECK_STR(out, "Invalid start date");
-	api_toggl_error_text("\"Incorrect username and/or password\"\n", 37, out, sizeof(out));
+	ERRTEXT("\"Incorrect username and/or password\"\n");
 	CHECK_STR(out, "Incorrect username and/or password");
-	api_toggl_error_text("{\"message\": \"quota\", \"code\": 402}", 34, out, sizeof(out));
+	ERRTEXT("{\"message\": \"quota\", \"code\": 402}");
 	CHECK_STR(out, "quota");
-	api_toggl_error_text("{\"error\": \"bad\"}", 16, out, sizeof(out));
+	ERRTEXT("{\"error\": \"bad\"}");
 	CHECK_STR(out, "bad");
 	/* Control characters and runs of blanks become one space; no leading or trailing blanks. */
-	api_toggl_error_text("  line one\r\n\tline\x01two  ", 24, out, sizeof(out));
+	ERRTEXT("  line one\r\n\tline\x01two  ");
 	CHECK_STR(out, "line one line two");
 	/* Invalid UTF-8 bytes are replaced, valid sequences kept. */
 	api_toggl_error_text(bad, sizeof(bad) - 1, out, sizeof(out));
 	CHECK_STR(out, "caf\xc3\xa9 ?? ok");
 	/* A broken JSON object is shown as text. */
-	api_toggl_error_text("{not json", 9, out, sizeof(out));
+	ERRTEXT("{not json");
 	CHECK_STR(out, "{not json");
 	api_toggl_error_text(NULL, 0, out, sizeof(out));
 	CHECK_STR(out, "");

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# bench/webhook.sh: Toggl webhook deliveries per second through nginx, against a minimal baseline in the
+# same run. wrk POSTs distinct, validly signed time_entry "created" events (bench/webhook.lua signs each one)
+# to POST /webhook/toggl/{token} of timebridge-fcgi, and to bench/webhook_baseline.c (HMAC check + one
+# upsert-with-NOTIFY statement, nothing else) behind a second nginx rendered from the same shipped config.
+# Both use the same PostgreSQL, the same thread count and the same wrk settings; the runs alternate
+# (ours, baseline, ours, baseline...) so drift hits both. Prints req/s, p50 and p99 of each run, the
+# medians, our ratio to the baseline, and checks that every 2xx was stored (no event lost). Exits 1 on
+# any non-2xx or socket error, or when a stored count disagrees.
+#   bench/webhook.sh   env: BENCH_SECONDS (10), BENCH_CONNECTIONS (16), BENCH_THREADS (2, wrk),
+#                      BENCH_ROUNDS (2), TIMEBRIDGE_FCGI_THREADS (4, also the baseline's),
+#                      BENCH_LOG_LEVEL (warn: the per-request info line is the operator's choice),
+#                      TB_BUILD_DIR (build/dev)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+# shellcheck source=tests/harness/lib.sh
+. tests/harness/lib.sh
+
+tb_apt_ensure wrk python3:/usr/bin/python3 gcc libfcgi-dev libpq-dev libssl-dev
+if [ -z "${TB_BUILD_DIR:-}" ]; then
+	./dev build >/dev/null # an optimised, unsanitised build in build/dev
+	TB_BUILD_DIR=$ROOT/build/dev
+fi
+tb_ensure_service_user
+mkdir -p "$TB_BUILD_DIR/bench"
+baseline=$TB_BUILD_DIR/bench/webhook_baseline
+if [ ! -x "$baseline" ] || [ bench/webhook_baseline.c -nt "$baseline" ]; then
+	gcc -O2 -Wall -Wextra -I"$(pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)" \
+		bench/webhook_baseline.c -o "$baseline" -lfcgi -lpq -lcrypto -lpthread
+fi
+tb_make_reachable "$ROOT"
+tb_make_reachable "$TB_BUILD_DIR"
+
+export TB_BUILD_DIR BASELINE_BIN=$baseline
+exec /usr/bin/python3 - "$@" <<'PY'
+import json, os, statistics, subprocess, sys, time
+from pathlib import Path
+
+ROOT = Path.cwd()
+sys.path.insert(0, str(ROOT / "tests" / "harness"))
+import stack as harness  # noqa: E402
+
+SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
+CONNS = int(os.environ.get("BENCH_CONNECTIONS", "16"))
+WRK_THREADS = int(os.environ.get("BENCH_THREADS", "2"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
+THREADS = os.environ.get("TIMEBRIDGE_FCGI_THREADS", "4")
+LOG_LEVEL = os.environ.get("BENCH_LOG_LEVEL", "warn")
+SECRET = "bench-secret-" + os.urandom(12).hex()
+EMAIL, TOGGL_USER, WS = "bench@example.com", 6_000_001, 7_000_001
+
+st = harness.Stack(build_dir=os.environ["TB_BUILD_DIR"],
+                   env={"TIMEBRIDGE_FCGI_THREADS": THREADS, "TIMEBRIDGE_LOG_LEVEL": LOG_LEVEL})
+st.start()
+ng2 = None
+try:
+    st.app.cli("user", "add", EMAIL, input="bench-password-0123456789")
+    uid = st.pg.sql("SELECT id FROM users WHERE email = %s", EMAIL)[0][0]
+    st.pg.sql("INSERT INTO toggl_accounts (user_id, toggl_user_id) VALUES (%s, %s)", uid, TOGGL_USER)
+    st.pg.sql("INSERT INTO toggl_workspaces (id, user_id) VALUES (%s, %s)", WS, uid)
+    sub = json.loads(st.app.cli("webhook", "dev-create", EMAIL, WS, "--secret-stdin", input=SECRET + "\n").stdout)
+    triggers = st.pg.sql("SELECT string_agg(tgname, ', ') FROM pg_trigger WHERE tgrelid = 'time_entries'::regclass "
+                         "AND NOT tgisinternal")[0][0]
+
+    sock = st.workdir / "baseline.sock"
+    env = dict(st.env, BASELINE_SECRET=SECRET)
+    base = harness.Proc("baseline", [os.environ["BASELINE_BIN"], "--listen", sock, "--threads", THREADS,
+                                     "--database", st.pg.conninfo], st.workdir / "baseline.log", env=env).start()
+    st.extra_procs.append(base)
+    harness.wait_for(lambda: harness.unix_socket_ready(sock), 20, str(sock), base)
+    ng2 = harness.Nginx(upstream_sockets=[sock], workdir=st.workdir).start()
+
+    targets = {"timebridge": st.nginx.url + "/webhook/toggl/" + sub["token"],
+               "baseline": ng2.url + "/webhook/toggl/" + sub["token"]}
+    lua = str(ROOT / "bench" / "webhook.lua")
+
+    def wrk(url, seconds, rnd):
+        r = subprocess.run(["wrk", "-t%d" % WRK_THREADS, "-c%d" % CONNS, "-d%ds" % seconds, "--latency",
+                            "-s", lua, url, "--", SECRET, str(rnd), str(TOGGL_USER), str(WS)],
+                           capture_output=True, text=True, timeout=seconds + 60)
+        if r.returncode != 0:
+            sys.exit("wrk failed:\n" + r.stdout + r.stderr)
+        lines = [l for l in r.stdout.splitlines() if l.startswith("{")]
+        return json.loads(lines[-1])
+
+    # Warm-up (caches, prepared statements, connections), then alternate the measured runs.
+    rnd = 0
+    for name in targets:
+        wrk(targets[name], 2, rnd)
+        rnd += 1
+    results = {name: [] for name in targets}
+    for _ in range(ROUNDS):
+        for name in targets:
+            results[name].append(wrk(targets[name], SECONDS, rnd))
+            rnd += 1
+
+    ours_2xx = sum(r["requests"] - r["non2xx"] - r["socket_errors"] for r in results["timebridge"])
+    stored_events = int(st.pg.sql("SELECT count(*) FROM webhook_events WHERE subscription = %s AND result = 'applied'",
+                                  sub["id"])[0][0])
+    stored_entries = int(st.pg.sql("SELECT count(*) FROM time_entries WHERE user_id = %s", uid)[0][0])
+    base_rows = int(st.pg.sql("SELECT count(*) FROM bench_baseline")[0][0])
+finally:
+    problems = (ng2.stop() if ng2 else []) + st.stop()
+
+print("webhook bench: wrk %d threads, %d connections, %d s x %d rounds each, nginx 1 worker, %s FastCGI threads "
+      "each, log level %s, %s" % (WRK_THREADS, CONNS, SECONDS, ROUNDS, THREADS, LOG_LEVEL,
+                                   os.path.relpath(os.environ["TB_BUILD_DIR"], ROOT)))
+print("triggers on time_entries: %s" % (triggers or "none"))
+print("%-12s %6s %10s %9s %9s %8s %8s" % ("target", "round", "req/s", "p50_ms", "p99_ms", "non-2xx", "sock_err"))
+for name, runs in results.items():
+    for i, r in enumerate(runs):
+        print("%-12s %6d %10.0f %9.3f %9.3f %8d %8d" % (name, i + 1, r["rps"], r["p50_ms"], r["p99_ms"],
+                                                       r["non2xx"], r["socket_errors"]))
+med = {n: {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50_ms", "p99_ms")}
+       for n, runs in results.items()}
+for n in results:
+    print("%-12s %6s %10.0f %9.3f %9.3f" % (n, "median", med[n]["rps"], med[n]["p50_ms"], med[n]["p99_ms"]))
+ratio = med["timebridge"]["rps"] / med["baseline"]["rps"] if med["baseline"]["rps"] else 0
+print("ratio timebridge : baseline = %.2fx req/s (target >= 1.0x); p50 %.2fx, p99 %.2fx" % (
+    ratio, med["timebridge"]["p50_ms"] / med["baseline"]["p50_ms"], med["timebridge"]["p99_ms"] / med["baseline"]["p99_ms"]))
+print("stored: %d applied events and %d entries for %d 2xx deliveries (warm-up included in the stored counts); "
+      "baseline rows %d" % (stored_events, stored_entries, ours_2xx, base_rows))
+bad = sum(r["non2xx"] + r["socket_errors"] for runs in results.values() for r in runs)
+for p in problems:
+    print("stack: " + p, file=sys.stderr)
+if bad or stored_events < ours_2xx or stored_entries != stored_events:
+    print("error: non-2xx responses, socket errors or lost events", file=sys.stderr)
+    sys.exit(1)
+PY
