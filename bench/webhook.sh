@@ -7,10 +7,15 @@
 # (ours, baseline, ours, baseline...) so drift hits both. Prints req/s, p50 and p99 of each run, the
 # medians, our ratio to the baseline, and checks that every 2xx was stored (no event lost). Exits 1 on
 # any non-2xx or socket error, or when a stored count disagrees.
+# PostgreSQL runs durable by default (fsync, synchronous_commit and full_page_writes on, as in production:
+# a 200 means the event is on disk), because then the commit is what limits, and a NOTIFY per event
+# serialises commits (PostgreSQL takes one database-wide lock from NOTIFY's pre-commit to the end of the
+# commit). BENCH_DURABLE=0 keeps the test cluster's fsync=off, where CPU limits instead.
 #   bench/webhook.sh   env: BENCH_SECONDS (10), BENCH_CONNECTIONS (16), BENCH_THREADS (2, wrk),
 #                      BENCH_ROUNDS (2), TIMEBRIDGE_FCGI_THREADS (4, also the baseline's),
 #                      BENCH_LOG_LEVEL (warn: the per-request info line is the operator's choice),
-#                      TB_BUILD_DIR (build/dev)
+#                      BENCH_DURABLE (1), BENCH_TE_TRIGGERS (on; off disables the other features'
+#                      triggers on time_entries, to see what they cost), TB_BUILD_DIR (build/dev)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -48,6 +53,8 @@ WRK_THREADS = int(os.environ.get("BENCH_THREADS", "2"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
 THREADS = os.environ.get("TIMEBRIDGE_FCGI_THREADS", "4")
 LOG_LEVEL = os.environ.get("BENCH_LOG_LEVEL", "warn")
+DURABLE = os.environ.get("BENCH_DURABLE", "1") != "0"
+TE_TRIGGERS = os.environ.get("BENCH_TE_TRIGGERS", "on") != "off"
 SECRET = "bench-secret-" + os.urandom(12).hex()
 EMAIL, TOGGL_USER, WS = "bench@example.com", 6_000_001, 7_000_001
 
@@ -61,8 +68,18 @@ try:
     st.pg.sql("INSERT INTO toggl_accounts (user_id, toggl_user_id) VALUES (%s, %s)", uid, TOGGL_USER)
     st.pg.sql("INSERT INTO toggl_workspaces (id, user_id) VALUES (%s, %s)", WS, uid)
     sub = json.loads(st.app.cli("webhook", "dev-create", EMAIL, WS, "--secret-stdin", input=SECRET + "\n").stdout)
+    if DURABLE:
+        for k in ("fsync", "synchronous_commit", "full_page_writes"):
+            st.pg.sql("ALTER SYSTEM SET %s = on" % k)
+        st.pg.sql("SELECT pg_reload_conf()")
+        time.sleep(1)   # backends pick the new settings up at their next command after the SIGHUP
+    if not TE_TRIGGERS:
+        st.pg.sql("ALTER TABLE time_entries DISABLE TRIGGER USER")
+    settings = ", ".join("%s=%s" % (k, st.pg.sql("SHOW %s" % k)[0][0]) for k in ("fsync", "synchronous_commit"))
+    if DURABLE and "off" in settings:
+        sys.exit("bench: could not make PostgreSQL durable: " + settings)
     triggers = st.pg.sql("SELECT string_agg(tgname, ', ') FROM pg_trigger WHERE tgrelid = 'time_entries'::regclass "
-                         "AND NOT tgisinternal")[0][0]
+                         "AND NOT tgisinternal AND tgenabled <> 'D'")[0][0]
 
     sock = st.workdir / "baseline.sock"
     env = dict(st.env, BASELINE_SECRET=SECRET)
@@ -107,7 +124,7 @@ finally:
 print("webhook bench: wrk %d threads, %d connections, %d s x %d rounds each, nginx 1 worker, %s FastCGI threads "
       "each, log level %s, %s" % (WRK_THREADS, CONNS, SECONDS, ROUNDS, THREADS, LOG_LEVEL,
                                    os.path.relpath(os.environ["TB_BUILD_DIR"], ROOT)))
-print("triggers on time_entries: %s" % (triggers or "none"))
+print("PostgreSQL: %s; enabled triggers on time_entries: %s" % (settings, triggers or "none"))
 print("%-12s %6s %10s %9s %9s %8s %8s" % ("target", "round", "req/s", "p50_ms", "p99_ms", "non-2xx", "sock_err"))
 for name, runs in results.items():
     for i, r in enumerate(runs):

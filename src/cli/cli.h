@@ -65,4 +65,7 @@ int cli_google_sync(struct cli *c);
 /* cli_session.c (issue 4: scripts and tests drive session-only pages with it) */
 int cli_session_create(struct cli *c);
 
+/* cli_demo.c (issue 6: ./dev run --demo) */
+int cli_demo_setup(struct cli *c);
+
 #endif

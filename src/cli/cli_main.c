@@ -53,6 +53,8 @@ static const struct command commands[] = {
 	  cli_google_sync },
 	{ "session create", "EMAIL",                      "scripts and tests: a login session without a password; prints the tb_session cookie value",
 	  cli_session_create },
+	{ "demo setup",    "",                            "demo mode only (./dev run --demo): connect a demo user to the local fake Toggl and Google",
+	  cli_demo_setup },
 };
 
 static void

@@ -25,6 +25,7 @@ cli_webhook_dev_create(struct cli *c)
 	const char *ws;
 	int64_t user_id, id;
 	long long wsid;
+	size_t urlsz;
 	PGresult *r = NULL;
 	json_t *out = NULL;
 	int rc = CLI_FAIL;
@@ -57,9 +58,10 @@ cli_webhook_dev_create(struct cli *c)
 	if (crypto_token(token, sizeof(token), LIMIT_TOKEN_BYTES) != 0)
 		goto out;
 	crypto_token_hash(token, hash);
-	if ((url = malloc(strlen(config_get()->public_url) + strlen(token) + 32)) == NULL)
+	urlsz = strlen(config_get()->public_url) + strlen(token) + sizeof("/webhook/toggl/");
+	if ((url = malloc(urlsz)) == NULL)
 		goto out;
-	sprintf(url, "%s/webhook/toggl/%s", config_get()->public_url, token);
+	snprintf(url, urlsz, "%s/webhook/toggl/%s", config_get()->public_url, token);
 	if (db_begin(&c->db) != 0)
 		goto dberr;
 	if ((r = DB_EXEC(&c->db, STMT_WEBHOOK_DEV_INSERT, db_i64s(user_id, uid), ws, hash,

@@ -658,13 +658,14 @@ static const char *const stmt_text[STMT__MAX] = {
 	    "running_refresh_min = coalesce($4::int, running_refresh_min), updated_at = now() "
 	    "WHERE user_id = $1::bigint RETURNING calendar_name",
 	/* The sync read: the entry with everything its event shows, its mirror row, the connection, and the
-	 * per-entry lock (transaction-level, so it ends with the commit or with a dead worker's connection).
-	 * The lock's first key is "tbgc"; the second is the entry id hashed. Column order: gcal/mirror.c. */
+	 * per-entry lock, session-level so it spans the Google call without a transaction; STMT_GOOGLE_SYNC_DONE
+	 * (or STMT_GOOGLE_SYNC_UNLOCK) releases it, and a dead worker's connection takes it along. The lock's
+	 * first key is "tbgc"; the second is the entry id hashed. Column order: enum gcal_col, gcal/internal.h. */
 	[STMT_GOOGLE_SYNC_LOAD] =
 	    "SELECT " GOOGLE_ENTRY_COLS ", g.status, g.calendar_id, g.access_sealed, "
 	    "extract(epoch FROM g.access_expires_at - now())::bigint, "
 	    "extract(epoch FROM g.backoff_until - now())::float8, g.backoff_level, "
-	    "pg_try_advisory_xact_lock(1952671587, hashint8($1::bigint)) "
+	    "pg_try_advisory_lock(1952671587, hashint8($1::bigint)) "
 	    "FROM google_accounts g LEFT JOIN (" GOOGLE_ENTRY_FROM ") ON te.id = $1::bigint AND te.user_id = g.user_id "
 	    "WHERE g.user_id = $2::bigint",
 	/* Validation: the entries changed in the last $2 days that should be (or were) in the calendar, except
@@ -676,16 +677,29 @@ static const char *const stmt_text[STMT__MAX] = {
 	    "AND coalesce(te.stop, now()) >= now() - make_interval(days => g.backfill_days))) "
 	    "AND coalesce(m.state, 'none') NOT IN ('pending', 'paused', 'retrying') "
 	    "ORDER BY te.start LIMIT $3::int",
-	/* What Google now has, guarded by the version: if the entry changed since the read ($6) the row stays
-	 * pending, for the newer job queued by that change. */
-	[STMT_GOOGLE_MIRROR_DONE] =
-	    "INSERT INTO google_mirror AS m (entry_id, user_id, event_id, calendar_id, event_state, state, "
+	/* The sync's one commit: the job's done mark (only while we hold its lease), what Google now has on the
+	 * entry, a refreshed access token ($10, NULL: none) and the end of a backoff ($12), then the lock goes.
+	 * The mirror row is guarded by the version read ($6): if the entry changed since, it stays pending, for
+	 * the newer job that change queued. Returns (done marks, the row's state, unlocked). */
+	[STMT_GOOGLE_SYNC_DONE] =
+	    "WITH j AS (UPDATE jobs SET state = 'done', finished_at = now(), updated_at = now(), lease_owner = NULL, "
+	    "lease_expires_at = NULL, last_error = NULL WHERE id = $8::bigint AND lease_owner = $9 "
+	    "AND state = 'running' RETURNING id), "
+	    "m AS (INSERT INTO google_mirror AS m (entry_id, user_id, event_id, calendar_id, event_state, state, "
 	    "queued_version, synced_version, synced_at) "
 	    "SELECT te.id, $2::bigint, $3, $4, $5, CASE WHEN te.version = $6::bigint THEN $7 ELSE 'pending' END, "
-	    "$6::bigint, $6::bigint, now() FROM time_entries te WHERE te.id = $1::bigint "
+	    "$6::bigint, $6::bigint, now() FROM time_entries te, j WHERE te.id = $1::bigint "
 	    "ON CONFLICT (entry_id) DO UPDATE SET event_id = EXCLUDED.event_id, calendar_id = EXCLUDED.calendar_id, "
 	    "event_state = EXCLUDED.event_state, state = EXCLUDED.state, synced_version = EXCLUDED.synced_version, "
-	    "synced_at = now(), last_error = NULL, last_error_at = NULL, updated_at = now() RETURNING state",
+	    "synced_at = now(), last_error = NULL, last_error_at = NULL, updated_at = now() RETURNING m.state), "
+	    "t AS (UPDATE google_accounts SET access_sealed = coalesce($10, access_sealed), "
+	    "access_expires_at = CASE WHEN $10::text IS NULL THEN access_expires_at "
+	    "ELSE now() + make_interval(secs => $11::int) END, "
+	    "backoff_level = CASE WHEN $12::boolean THEN 0 ELSE backoff_level END, "
+	    "backoff_until = CASE WHEN $12::boolean THEN NULL ELSE backoff_until END, updated_at = now() "
+	    "WHERE user_id = $2::bigint AND ($10::text IS NOT NULL OR $12::boolean) AND EXISTS (SELECT 1 FROM j)) "
+	    "SELECT (SELECT count(*) FROM j), (SELECT state FROM m), pg_advisory_unlock(1952671587, hashint8($1::bigint))",
+	[STMT_GOOGLE_SYNC_UNLOCK] = "SELECT pg_advisory_unlock(1952671587, hashint8($1::bigint))",
 	[STMT_GOOGLE_MIRROR_FAIL] =
 	    "INSERT INTO google_mirror (entry_id, user_id, state, last_error, last_error_at) "
 	    "SELECT te.id, $2::bigint, $3, $4, now() FROM time_entries te WHERE te.id = $1::bigint "

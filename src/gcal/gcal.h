@@ -6,9 +6,10 @@
  * The rules, in one place:
  * - Every change of a time entry queues a google.sync_entry job from the database itself (the triggers of
  *   sql/005_google.sql), in the changing transaction. Jobs carry the entry version they were queued for.
- * - A sync holds a per-entry transaction-level advisory lock from its read to its commit: two jobs of one
- *   entry never overlap. It reads the entry, makes one Google call (two on 409/404), and commits the mirror
- *   row with the job's done mark. If the entry changed meanwhile, the row stays pending: the newer job wins.
+ * - A sync holds a per-entry advisory lock from its read to its commit: two jobs of one entry never overlap.
+ *   After the claim it is one read, one Google call (two on a 409 or 404) and one statement that commits
+ *   the mirror row with the job's done mark and releases the lock. If the entry changed meanwhile, the row
+ *   stays pending: the newer job (queued by that change) wins.
  * - Event ids are deterministic (gcal_event_id), so an insert repeated after a crash is a 409, then a patch.
  * - Rate and quota errors back off the whole user (google_accounts.backoff_until), without using up the
  *   jobs' attempts. invalid_grant marks the connection needs_reconnect and pauses the user's google jobs;
@@ -107,8 +108,9 @@ int  gcal_event_compare(const struct gcal_entry *e, json_t *event, int64_t now_m
 
 /* Outcome of a gcal_* operation, mapped 1:1 onto the worker's job results. */
 enum gcal_result {
-	GCAL_OK = 0,      /* done; if g->db->in_tx, the effects wait in an open transaction for the caller's
-	                   * done mark and commit (job_complete) */
+	GCAL_OK = 0,      /* done; if g->completed, the effects committed with the job's done mark; else if
+	                   * g->db->in_tx, they wait in an open transaction for the caller's done mark and
+	                   * commit (job_complete) */
 	GCAL_RETRY,       /* transient: again after g->retry_after_s (0: the runner's backoff) */
 	GCAL_FATAL,       /* permanent: g->err says why (also on the entry) */
 	GCAL_PAUSE        /* the connection needs a reconnect: wait, do not count the attempt */
@@ -128,6 +130,7 @@ struct gcal {
 	char                err[LIMIT_JOB_ERROR_MAX];
 	double              retry_after_s;     /* > 0 overrides the runner's backoff */
 	int                 uncounted;         /* the attempt never reached Google: it was given back */
+	int                 completed;         /* the job's done mark committed with the effects */
 	/* the access token */
 	const char         *access_sealed;     /* the cached one as loaded (borrowed), NULL when none */
 	int64_t             access_ttl_s;      /* its seconds left */

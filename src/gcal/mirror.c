@@ -549,6 +549,38 @@ lock_wait_s(int attempt)
 	return d;
 }
 
+/* The one commit of a successful sync (see STMT_GOOGLE_SYNC_DONE). Returns GCAL_OK with g->completed set,
+ * or GCAL_RETRY (lease lost, database error); the lock is released either way if the statement ran. */
+static enum gcal_result
+commit_sync(struct gcal *g, const char *id, const char *uid, struct plan *p, int reset_backoff, int *locked)
+{
+	char ver[DB_I64_LEN], job[DB_I64_LEN], ttl[DB_I64_LEN];
+	PGresult *r;
+	enum gcal_result res = GCAL_RETRY;
+
+	r = DB_EXEC(g->db, STMT_GOOGLE_SYNC_DONE, id, uid, p->eid, p->cal, p->new_event_state,
+	    db_i64s(p->e.version, ver), p->new_state, db_i64s(g->job_id, job), g->owner, g->fresh_sealed,
+	    g->fresh_sealed ? db_i64s(g->fresh_ttl_s, ttl) : NULL, reset_backoff ? "true" : "false");
+	if (r == NULL) {
+		gcal_error(g, "recording entry %s: %s", id, g->db->err);
+		return GCAL_RETRY;
+	}
+	*locked = 0;
+	if (db_i64(r, 0, 0) != 1)
+		gcal_error(g, "lease lost: another worker owns the job now; entry %s left as it was", id);
+	else {
+		g->completed = 1;
+		free(g->fresh_sealed);
+		g->fresh_sealed = NULL;
+		if (db_str(r, 0, 1) && strcmp(db_str(r, 0, 1), "pending") == 0)
+			log_info(g->ctx, "entry %s changed during the call (read version %s): left to the newer job", id,
+			    ver);
+		res = GCAL_OK;
+	}
+	PQclear(r);
+	return res;
+}
+
 enum gcal_result
 gcal_sync_entry(struct gcal *g, int64_t entry_id, int force)
 {
@@ -556,53 +588,54 @@ gcal_sync_entry(struct gcal *g, int64_t entry_id, int force)
 	enum api_google_res ar = API_GOOGLE_OK;
 	char id[DB_I64_LEN], uid[DB_I64_LEN], ver[DB_I64_LEN];
 	const char *status, *mcal, *mstate;
-	PGresult *r = NULL, *done = NULL;
+	PGresult *r = NULL;
 	double backoff_s;
-	int level = 0, skip;
+	int level = 0, skip, locked = 0;
 	struct plan p;
 
 	memset(&p, 0, sizeof(p));
-	if (db_begin(g->db) != 0) {
-		gcal_error(g, "begin: %s", g->db->err);
-		return GCAL_RETRY;
+	if (g->job_id <= 0 || g->owner == NULL) {
+		gcal_error(g, "a sync runs as a job (it commits with the job's done mark)");
+		return GCAL_FATAL;
 	}
 	if ((r = DB_EXEC(g->db, STMT_GOOGLE_SYNC_LOAD, db_i64s(entry_id, id), db_i64s(g->user_id, uid))) == NULL) {
 		gcal_error(g, "reading entry %s: %s", id, g->db->err);
-		goto rollback;
+		goto out;
 	}
 	if (PQntuples(r) != 1) {
 		res = GCAL_OK;   /* no Google connection (any more): nothing to mirror to */
-		goto rollback;
+		goto out;
 	}
+	locked = db_bool(r, 0, GC_LOCKED);
 	status = db_str(r, 0, GC_G_STATUS);
 	if (strcmp(status, "ok") != 0) {
 		if (strcmp(status, "needs_reconnect") == 0) {
 			gcal_error(g, "waiting for a Google reconnect");
+			gcal_mirror_fail(g, entry_id, "paused", g->err);
 			res = GCAL_PAUSE;
 		} else
 			res = GCAL_OK;   /* disconnecting: the revoke job deletes everything */
-		goto rollback;
+		goto out;
 	}
-	if (!db_bool(r, 0, GC_LOCKED)) {
-		/* Another worker is syncing this entry right now; when it commits, ours will read its result. */
+	if (!locked) {
+		/* Another worker is syncing this entry right now; once it commits, ours reads its result. */
 		g->retry_after_s = lock_wait_s(g->attempt);
 		gcal_error(g, "another worker is syncing entry %s; again in %.2f s", id, g->retry_after_s);
-		goto rollback;
+		goto out;
 	}
 	level = (int)db_i64(r, 0, GC_G_BACKOFF_LEVEL);
 	backoff_s = db_isnull(r, 0, GC_G_BACKOFF_S) ? 0 : strtod(db_str(r, 0, GC_G_BACKOFF_S), NULL);
 	if (backoff_s > 0) {
 		g->retry_after_s = backoff_s + gcal_rand01() * (backoff_s / 5 + 0.1);
 		gcal_error(g, "waiting %.1f s: Google rate-limited this user", backoff_s);
-		res = GCAL_RETRY;
-		goto defer;
+		gcal_uncount(g);
+		goto out;
 	}
 	if (db_isnull(r, 0, GC_ID)) {
 		res = GCAL_OK;   /* the entry is gone from the database; its mirror row went with it */
-		goto rollback;
+		goto out;
 	}
 	if ((p.cal = db_str(r, 0, GC_G_CALENDAR)) == NULL) {
-		db_rollback(g->db);
 		if (gcal_calendar_queue(g->db, g->user_id, NULL) != 0) {
 			gcal_error(g, "queueing the calendar: %s", g->db->err);
 			goto out;
@@ -633,27 +666,11 @@ gcal_sync_entry(struct gcal *g, int64_t entry_id, int force)
 		} else
 			ar = sync_live(g, &p, tb_now_ms());
 	}
-	if (ar != API_GOOGLE_OK)
-		goto failed;
-
-	/* Success: the mirror row, guarded by the version we read, commits with the job's done mark. */
-	if ((done = DB_EXEC(g->db, STMT_GOOGLE_MIRROR_DONE, id, uid, p.eid, p.cal, p.new_event_state,
-	    db_i64s(p.e.version, ver), p.new_state)) == NULL) {
-		gcal_error(g, "recording entry %s: %s", id, g->db->err);
-		goto rollback;
+	if (ar == API_GOOGLE_OK) {
+		res = commit_sync(g, id, uid, &p, level > 0, &locked);
+		goto out;
 	}
-	if (PQntuples(done) == 1 && strcmp(db_str(done, 0, 0), "pending") == 0)
-		log_info(g->ctx, "entry %s changed during the call (read version %s): left to the newer job", id, ver);
-	if (gcal_token_persist(g) != 0 ||
-	    (level > 0 && DB_RUN(g->db, STMT_GOOGLE_BACKOFF_RESET, uid) != 0)) {
-		gcal_error(g, "recording entry %s: %s", id, g->db->err);
-		goto rollback;
-	}
-	res = GCAL_OK;   /* transaction left open: the caller commits it with the done mark */
-	goto out;
 
-failed:
-	db_rollback(g->db);
 	(void)gcal_token_persist(g);
 	if (p.calendar_gone) {
 		log_warn(g->ctx, "entry %s: %s answered %ld: the calendar seems deleted; making sure", id, p.what,
@@ -666,23 +683,14 @@ failed:
 		res = GCAL_OK;
 		goto out;
 	}
+	/* The failure is recorded on the entry while we still hold it, so it cannot overwrite a newer job's
+	 * success. */
 	res = gcal_api_failure(g, p.what ? p.what : "Google", level);
 	gcal_mirror_fail(g, entry_id, res == GCAL_FATAL ? "error" : res == GCAL_PAUSE ? "paused" : "retrying",
 	    g->err);
-	goto out;
-
-defer:
-	db_rollback(g->db);
-	gcal_uncount(g);
-	goto out;
-
-rollback:
-	db_rollback(g->db);
-	if (res == GCAL_PAUSE)
-		gcal_mirror_fail(g, entry_id, "paused", g->err);
 out:
-	if (done != NULL)
-		PQclear(done);
+	if (locked && DB_RUN(g->db, STMT_GOOGLE_SYNC_UNLOCK, id) != 0)
+		log_error(g->ctx, "releasing the lock of entry %s: %s", id, g->db->err);
 	g->access_sealed = NULL;
 	if (r != NULL)
 		PQclear(r);

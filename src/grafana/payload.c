@@ -454,8 +454,11 @@ grafana_parse_payload(struct arena *a, json_t *payload, const char *where, struc
 	if (choice(a, json_object_get(payload, "billable"), w, billable_names, 3, billable_aliases, 0, &billable, e) != 0)
 		return -1;
 	if (billable != 0) {
-		const char *val = billable == 1 ? "true" : "false";
-		struct grafana_strv one = { &val, 1 };
+		/* The filter keeps the list: it lives in the arena, not on this stack. */
+		struct grafana_strv one = { arena_alloc(a, sizeof(const char *)), 1 };
+		if (one.v == NULL)
+			return oom(e);
+		one.v[0] = billable == 1 ? "true" : "false";
 		if (grafana_filters_add(a, &t->filters, GRAFANA_K_BILLABLE, GRAFANA_OP_EQ, 0, &one, e) != 0)
 			return -1;
 	}

@@ -132,8 +132,9 @@ h_tokens_create(struct req *r)
 
 	if (http_validate(fields, 1, r->form, v) != 0 || v[0].len == 0) {
 		p.name = req_form(r, "name");
-		p.error = v[0].present ? arena_printf(&r->arena, "The name is %s: use one line of at most %d characters.",
-		    v[0].reason ? v[0].reason : "not valid", LIMIT_TOKEN_NAME_MAX) : "Give the token a name, e.g. Grafana.";
+		p.error = v[0].present && v[0].len > 0 ? arena_printf(&r->arena, "The name is %s: use one line of at "
+		    "most %d characters.", v[0].reason ? v[0].reason : "not valid", LIMIT_TOKEN_NAME_MAX) :
+		    "Give the token a name, e.g. Grafana.";
 		if (p.name && strlen(p.name) > LIMIT_TOKEN_NAME_MAX)
 			p.name = NULL;
 		show(r, 400, &p);

@@ -12,9 +12,9 @@
 #include "util/tbtime.h"
 
 /* Layout, in SVG user units (the SVG scales to its box). */
-#define W        720
-#define H        250
-#define LEFT     44
+#define W        900
+#define H        280
+#define LEFT     48
 #define RIGHT    8
 #define TOP      12
 #define BOTTOM   28
@@ -290,7 +290,9 @@ body_cb(size_t key, struct tmpl_ctx *ctx, void *arg)
 			int m, dd;
 			tb_civil_from_days(c->first_day + d, &y_, &m, &dd);
 			day_label(c->first_day + d, label, sizeof(label), d == 0 || dd <= 5 || d == LIMIT_CHART_DAYS - 1);
-			if (put_text(ctx, x + w / 2, H - BOTTOM + 16, "middle", label) != 0)
+			/* the last label ends at its bar, so it stays inside the drawing */
+			if (put_text(ctx, d == LIMIT_CHART_DAYS - 1 ? x + w : x + w / 2, H - BOTTOM + 18,
+			    d == LIMIT_CHART_DAYS - 1 ? "end" : "middle", label) != 0)
 				return -1;
 		}
 	}

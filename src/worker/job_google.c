@@ -46,8 +46,10 @@ finish(struct job *job, struct gcal *g, enum gcal_result res)
 	switch (res) {
 	case GCAL_OK:
 		out = JOB_OK;
-		if (job->db->in_tx && job_complete(job) != 0)
-			out = JOB_RETRY;   /* job_complete() said why in job->err */
+		if (g->completed)
+			job->completed = 1;   /* the sync's one statement carried the lease-guarded done mark */
+		else if (job->db->in_tx && job_complete(job) != 0)
+			out = JOB_RETRY;      /* job_complete() said why in job->err */
 		break;
 	case GCAL_RETRY:
 		out = JOB_RETRY;

@@ -6,11 +6,13 @@ login, and runs until SIGTERM or SIGINT (or its stdin closes), then stops everyt
 
     TB_BUILD_DIR=build/check /usr/bin/python3 tests/browser/launch.py [--workers N] [--demo]
 
---demo sets TIMEBRIDGE_DEMO=1 for the app (the pages then carry the demo banner), as ./dev run --demo does.
+--demo does what ./dev run --demo does: TIMEBRIDGE_DEMO=1 for the app (the pages carry the demo banner), and
+`timebridge demo setup` once the stack answers (the demo login is in the JSON as "demo": [email, password]).
 """
 import argparse
 import importlib.util
 import json
+import re
 import os
 import signal
 import sys
@@ -65,11 +67,19 @@ def main():
         stack.start()
         stack.app.cli("user", "add", ADMIN[0], "--admin", input=ADMIN[1])
         stack.app.cli("user", "add", USER[0], input=USER[1])
+        demo = None
+        if args.demo:
+            # What ./dev run --demo does once the stack answers: a demo user connected to the fakes.
+            demo = stack.app.cli("demo", "setup", check=False)
+            print(demo.stdout + demo.stderr, file=sys.stderr, end="")
+            if demo.returncode != 0:
+                raise harness.HarnessError(f"timebridge demo setup exited {demo.returncode}")
         info = {
             "url": stack.nginx.url, "https_url": stack.nginx.https_url, "toggl": toggl_url, "google": google_url,
             "conninfo": stack.pg.conninfo, "workdir": str(stack.workdir),
             "admin": {"email": ADMIN[0], "password": ADMIN[1]}, "user": {"email": USER[0], "password": USER[1]},
             "build_dir": str(stack.build_dir),
+            "demo": None if demo is None else re.search(r"log in as (\S+) with the password (\S+)", demo.stdout).groups(),
         }
         print(json.dumps(info), flush=True)
 

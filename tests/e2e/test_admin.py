@@ -151,14 +151,14 @@ def test_login_rotates_the_session_id(site, db):
     # Logging in again from the same browser replaces the session: the old id is dead. (GET /login sends a
     # logged-in browser on, so the form comes from a second client holding the same pre-login cookie.)
     helper = site.web()
-    helper.s.cookies.set("tb_csrf", w.s.cookies["tb_csrf"])
+    helper.s.cookies.set("tb_csrf", w.s.cookies["tb_csrf"], domain="127.0.0.1", path="/")
     token = csrf_of(helper.get("/login").text)
     r = w.post("/login", {"csrf": token, "email": email, "password": PASSWORD})
     assert r.status_code == 303
     second = w.s.cookies["tb_session"]
     assert first != second
     old = site.web()
-    old.s.cookies.set("tb_session", first)
+    old.s.cookies.set("tb_session", first, domain="127.0.0.1", path="/")
     assert old.get("/").status_code == 303, "the previous session id no longer works"
 
 
@@ -166,11 +166,11 @@ def test_a_session_id_planted_before_login_is_not_adopted(site):
     email, _ = site.user("fixation")
     w = site.web()
     planted = "A" * 43
-    w.s.cookies.set("tb_session", planted)
+    w.s.cookies.set("tb_session", planted, domain="127.0.0.1", path="/")
     assert w.login(email).status_code == 303
     assert w.s.cookies["tb_session"] != planted
     attacker = site.web()
-    attacker.s.cookies.set("tb_session", planted)
+    attacker.s.cookies.set("tb_session", planted, domain="127.0.0.1", path="/")
     assert attacker.get("/").status_code == 303
 
 
@@ -208,7 +208,7 @@ def test_logout_ends_the_session(site):
     r = w.form("/logout", {})
     assert r.status_code == 303 and r.headers["Location"] == "/login"
     replay = site.web()
-    replay.s.cookies.set("tb_session", cookie)
+    replay.s.cookies.set("tb_session", cookie, domain="127.0.0.1", path="/")
     assert replay.get("/").status_code == 303
 
 
@@ -582,7 +582,7 @@ def test_import_and_webhook_forms_check_their_input(site, db):
 def test_a_forged_flash_cookie_is_ignored(site):
     email, _ = site.user("flash")
     w = site.web(email)
-    w.s.cookies.set("tb_flash", "MEhhY2tlZA.AAAAAAAAAAAAAAAAAAAAAA")
+    w.s.cookies.set("tb_flash", "MEhhY2tlZA.AAAAAAAAAAAAAAAAAAAAAA", domain="127.0.0.1", path="/")
     assert "Hacked" not in w.get("/").text
 
 

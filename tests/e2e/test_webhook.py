@@ -36,6 +36,7 @@ WS_ALL = 47_000_002         # mirror_everyone
 WS_VEC = 47_000_003         # the signature vectors' subscription
 WS_REVOKE = 47_000_004      # revoked during a test
 WS_FAKE = 47_000_005        # deliveries made by the fake Toggl
+WS_GONE = 47_000_006        # a subscription deleted outright
 
 _ids = itertools.count(int(time.time()) * 1000)
 
@@ -115,7 +116,8 @@ def env(stack, db):
     stack.app.cli("user", "add", EMAIL, input="webhook-e2e-password-0123")
     uid = int(db.sql("SELECT id FROM users WHERE email = %s", EMAIL)[0][0])
     db.sql("INSERT INTO toggl_accounts (user_id, toggl_user_id, email) VALUES (%s, %s, %s)", uid, ME, EMAIL)
-    for ws, everyone in ((WS, False), (WS_ALL, True), (WS_VEC, False), (WS_REVOKE, False), (WS_FAKE, False)):
+    for ws, everyone in ((WS, False), (WS_ALL, True), (WS_VEC, False), (WS_REVOKE, False), (WS_FAKE, False),
+                         (WS_GONE, False)):
         db.sql("INSERT INTO toggl_workspaces (id, name, user_id, mirror_everyone) VALUES (%s, %s, %s, %s)",
                ws, "ws %d" % ws, uid, everyone)
     return {"user_id": uid, "sub": dev_create(stack, WS), "sub_all": dev_create(stack, WS_ALL)}
@@ -203,6 +205,18 @@ def test_revoked_subscription_is_404_at_once_despite_the_cache(stack, env, db):
     assert rsub.post(ping).status_code == 404
     assert events(db, rsub.id) == n
     assert row(db, eid)["description"] == "work"
+
+
+def test_deleting_a_subscription_deletes_its_events(stack, env, db):
+    """webhook_events has no foreign key (sql/003_webhook.sql): a trigger keeps the cascade."""
+    gone = dev_create(stack, WS_GONE)
+    t = int(time.time()) - 50
+    assert gone.post(envelope("time_entry", "created", entry(next_id(), t, t + 5, ws=WS_GONE), ws=WS_GONE)
+                     ).status_code == 200
+    assert events(db, gone.id) == 1
+    kept = events(db, env["sub"].id)
+    db.sql("DELETE FROM webhook_subscriptions WHERE id = %s", gone.id)
+    assert events(db, gone.id) == 0 and events(db, env["sub"].id) == kept
 
 
 # ---- 413 -----------------------------------------------------------------------------------------------

@@ -313,8 +313,9 @@ def app_env(pg, public_url, **extra):
         "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "detect_leaks=1:halt_on_error=1:abort_on_error=0"),
         "UBSAN_OPTIONS": os.environ.get("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1"),
     }
-    if os.environ.get("LSAN_OPTIONS"):
-        env["LSAN_OPTIONS"] = os.environ["LSAN_OPTIONS"]
+    for name in ("LSAN_OPTIONS", "TIMEBRIDGE_FCGI_THREADS"):  # passed through: suppressions, bench runs
+        if os.environ.get(name):
+            env[name] = os.environ[name]
     env.update({k: str(v) for k, v in extra.items()})
     return env
 
