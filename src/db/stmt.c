@@ -104,6 +104,11 @@ static const char *const stmt_text[STMT__MAX] = {
 	[STMT_JOB_DEAD] =
 	    "UPDATE jobs SET state = 'dead', last_error = $3, lease_owner = NULL, lease_expires_at = NULL, "
 	    "finished_at = now(), updated_at = now() WHERE id = $1::bigint AND lease_owner = $2 AND state = 'running'",
+	/* Come back later without using up an attempt: queued again, with the reason kept for the admin. */
+	[STMT_JOB_DEFER] =
+	    "UPDATE jobs SET state = 'queued', run_after = now() + make_interval(secs => $3::float8), "
+	    "last_error = $4, attempts = greatest(attempts - 1, 0), lease_owner = NULL, lease_expires_at = NULL, "
+	    "updated_at = now() WHERE id = $1::bigint AND lease_owner = $2 AND state = 'running'",
 	[STMT_JOB_PAUSE] =
 	    "UPDATE jobs SET state = 'paused', last_error = $3, attempts = greatest(attempts - 1, 0), "
 	    "lease_owner = NULL, lease_expires_at = NULL, updated_at = now() "

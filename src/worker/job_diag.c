@@ -36,12 +36,31 @@ get_uint(const json_t *obj, const char *key, json_int_t def)
 	return json_integer_value(v);
 }
 
+/* How often this job was deferred so far: the count is in the last error ("deferred N ..."). */
+static int
+job_diag_deferrals(struct job *job)
+{
+	PGresult *r;
+	char id[DB_I64_LEN];
+	const char *e;
+	int n = 0;
+
+	if ((r = DB_EXEC(job->db, STMT_JOB_GET, db_i64s(job->id, id))) == NULL)
+		return 0;
+	if ((e = db_str(r, 0, 8)) != NULL && strncmp(e, "deferred ", 9) == 0)
+		n = atoi(e + 9);
+	PQclear(r);
+	return n;
+}
+
 /*
  * diag.sleep: payload {"ms": N, "tag": "...", "fail": bool, "fail_attempts": N, "fatal": bool,
- * "pause": bool, "retry_after_s": X}. Sleeps ms (renewing the lease on long sleeps), then, unless told to
+ * "pause": bool, "retry_after_s": X, "defer_times": N}. Sleeps ms (renewing the lease on long sleeps), then, unless told to
  * fail, writes an audit_log row (action 'diag.sleep', detail = payload + job_id, attempt, owner) in the
  * same transaction as the done mark: one row per job is the proof that it completed exactly once.
- * fail: always JOB_RETRY; fail_attempts: JOB_RETRY while attempts <= N; fatal: JOB_FATAL; pause: JOB_PAUSE.
+ * fail: always JOB_RETRY; fail_attempts: JOB_RETRY while attempts <= N; fatal: JOB_FATAL; pause: JOB_PAUSE;
+ * defer_times: JOB_DEFER (retry_after_s later) until the job has been deferred N times, counted in the
+ * error text it leaves, since a deferral does not count as an attempt.
  */
 enum job_result
 job_diag_sleep(struct job *job)
@@ -74,6 +93,12 @@ job_diag_sleep(struct job *job)
 	if (json_is_true(json_object_get(p, "pause"))) {
 		job_error(job, "asked to pause (tag %s)", tag);
 		return JOB_PAUSE;
+	}
+	if (get_uint(p, "defer_times", 0) > 0 && job_diag_deferrals(job) < get_uint(p, "defer_times", 0)) {
+		if (json_is_number(json_object_get(p, "retry_after_s")))
+			job->retry_after_s = json_number_value(json_object_get(p, "retry_after_s"));
+		job_error(job, "deferred %d (tag %s)", job_diag_deferrals(job) + 1, tag);
+		return JOB_DEFER;
 	}
 	if (json_is_true(json_object_get(p, "fail")) || job->attempts <= fail_n) {
 		job_error(job, "asked to fail (tag %s, attempt %d)", tag, job->attempts);

@@ -233,7 +233,7 @@ rand01(void)
 	return v / 4294967296.0;
 }
 
-static const char *const result_names[] = { "ok", "retry", "fatal", "pause" };
+static const char *const result_names[] = { "ok", "retry", "fatal", "pause", "defer" };
 
 /* Write the handler's verdict into the job row, guarded by our lease, then log it. 0 on success
  * (including a lost lease: nothing to do then), -1 on a DB error (the lease then runs out and the job is
@@ -251,7 +251,7 @@ record_outcome(struct job *job, enum job_result res, int64_t ms)
 		log_info(job->ctx, "%s done in %" PRId64 " ms (attempt %d)", job->kind, ms, job->attempts);
 		return 0;
 	}
-	if ((unsigned)res > JOB_PAUSE) {
+	if ((unsigned)res > JOB_DEFER) {
 		job_error(job, "handler returned an unknown result %d", (int)res);
 		res = JOB_FATAL;
 	}
@@ -270,6 +270,12 @@ record_outcome(struct job *job, enum job_result res, int64_t ms)
 		delay = job->retry_after_s > 0 ? job->retry_after_s : job_backoff_s(job->attempts, rand01());
 		snprintf(delay_s, sizeof(delay_s), "%.3f", delay);
 		r = DB_EXEC(job->db, STMT_JOB_FAIL, id, job->owner, delay_s, job->err);
+		break;
+	case JOB_DEFER:
+		verdict = "defer";
+		delay = job->retry_after_s > 0 ? job->retry_after_s : job_backoff_s(1, rand01());
+		snprintf(delay_s, sizeof(delay_s), "%.3f", delay);
+		r = DB_EXEC(job->db, STMT_JOB_DEFER, id, job->owner, delay_s, job->err);
 		break;
 	case JOB_PAUSE:
 		verdict = "pause";
@@ -298,6 +304,8 @@ record_outcome(struct job *job, enum job_result res, int64_t ms)
 		    job->max_attempts, delay, job->err);
 	else if (res == JOB_PAUSE)
 		log_info(job->ctx, "%s paused: %s", job->kind, job->err);
+	else if (res == JOB_DEFER)
+		log_info(job->ctx, "%s deferred %.1f s: %s", job->kind, delay, job->err);
 	else if (job->attempts >= job->max_attempts)
 		log_warn(job->ctx, "%s dead after %d attempts: %s", job->kind, job->attempts, job->err);
 	else

@@ -38,7 +38,9 @@ enum job_result {
 	JOB_OK = 0,      /* done (the runner marks it, unless job_complete() already did) */
 	JOB_RETRY,       /* transient: retry after the backoff, or job->retry_after_s when > 0 */
 	JOB_FATAL,       /* permanent: dead now, job->err kept */
-	JOB_PAUSE        /* wait for an outside fix; the attempt is not counted */
+	JOB_PAUSE,       /* wait for an outside fix; the attempt is not counted */
+	JOB_DEFER        /* wait job->retry_after_s (a quota reset, a per-user backoff); the attempt is not
+	                  * counted, because nothing failed: the upstream asked us to come back later */
 };
 
 /* One claimed job, handed to its handler. Everything the handler allocates for it can go in arena, which

@@ -202,6 +202,17 @@ def test_retries_end_dead_after_max_attempts_with_the_last_error_kept(clean):
         assert int(attempts) == 1 and 'unknown job kind "no.such.kind"' in err
 
 
+def test_deferral_waits_without_using_up_attempts(clean):
+    """JOB_DEFER (a quota reset, a per-user backoff) requeues the job later without counting an attempt:
+    a job with max_attempts 1 deferred three times still runs and completes."""
+    bed = clean
+    bed.worker("w-defer")
+    job = bed.enqueue({"ms": 0, "defer_times": 3, "retry_after_s": 0.2, "tag": "defer"}, max_attempts=1)
+    bed.wait(lambda: bed.state(job) == "done", 15, "the deferred job to complete")
+    assert int(bed.val("SELECT attempts FROM jobs WHERE id = %s::bigint", job)) == 1
+    assert audit_counts(bed) == {job: 1}
+
+
 def test_backoff_is_exponential_with_jitter(clean):
     """Without an override the first retry waits LIMIT_JOB_BACKOFF_BASE_S with jitter in [base/2, base]."""
     bed = clean
