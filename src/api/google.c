@@ -572,6 +572,23 @@ api_google_calendar_patch(struct api_google *g, const char *bearer, const char *
 }
 
 enum api_google_res
+api_google_calendar_list(struct api_google *g, const char *bearer, const char *page_token, json_t **out)
+{
+	struct buf u = BUF_INIT;
+	enum api_google_res res;
+
+	buf_puts(&u, config_get()->google_api_url);
+	buf_puts(&u, "/users/me/calendarList?maxResults=250");
+	if (page_token != NULL) {
+		buf_puts(&u, "&pageToken=");
+		http_escape(&u, page_token);
+	}
+	res = api_call(g, "GET", &u, bearer, NULL, out);
+	buf_free(&u);
+	return res;
+}
+
+enum api_google_res
 api_google_event_insert(struct api_google *g, const char *bearer, const char *calendar_id, json_t *body,
     json_t **out)
 {

@@ -104,6 +104,10 @@ enum api_google_res api_google_calendar_get(struct api_google *g, const char *be
 enum api_google_res api_google_calendar_patch(struct api_google *g, const char *bearer, const char *calendar_id,
     json_t *body, json_t **out) __attribute__((warn_unused_result));
 
+/* One page of users/me/calendarList (with calendar.app.created: the calendars this client created). */
+enum api_google_res api_google_calendar_list(struct api_google *g, const char *bearer, const char *page_token,
+    json_t **out) __attribute__((warn_unused_result));
+
 enum api_google_res api_google_event_insert(struct api_google *g, const char *bearer, const char *calendar_id,
     json_t *body, json_t **out) __attribute__((warn_unused_result));
 enum api_google_res api_google_event_get(struct api_google *g, const char *bearer, const char *calendar_id,

@@ -193,98 +193,119 @@ static const char *const stmt_text[STMT__MAX] = {
 	/* toggl (issue 3) */
 	/* toggl webhook receiver (h_webhook.c). Every event is ONE round trip: a data-modifying CTE that
 	 * re-checks the subscription is live (revocation answers 404 at once, despite the token cache),
-	 * deduplicates on (subscription, event_id), applies the change and records the raw event, all in one
-	 * implicit transaction (the time_entries triggers, e.g. Google's job queueing and its NOTIFY, commit
-	 * with it). Common parameters: $1 subscription row id, $2 event_id, $3 raw body, $4 model, $5 action,
-	 * $6 LIMIT_WEBHOOK_TOUCH_S. The result: (live subscriptions: 0 or 1, the recorded result or NULL for
-	 * a duplicate). "fresh" reads the snapshot; a concurrent identical delivery also passes it, applies
-	 * the same (idempotent) change and loses the race on the unique key: DO NOTHING, so it is reported
-	 * as a duplicate. last_event_at is written at most once per $6 seconds, so concurrent deliveries do
-	 * not queue on the subscription row's lock. */
+	 * records the raw event deduplicated on (subscription, event_id), applies the change and touches the
+	 * subscription, all in one implicit transaction (the time_entries triggers, e.g. Google's job
+	 * queueing and its NOTIFY, commit with it). Common parameters: $1 subscription row id, $2 event_id, $3
+	 * raw body, $4 model, $5 action, $6 LIMIT_WEBHOOK_TOUCH_S. The result row: (live subscriptions: 0 or
+	 * 1, the recorded result or NULL for a duplicate, rows changed: 0 or 1).
+	 * Deduplication is the event insert's ON CONFLICT, whose arbiter is always the unique index: a lookup
+	 * the planner could turn into a scan (a generic plan made while the table was empty did, once per
+	 * event) is not used for it. The change is applied only when that insert took the event. The recorded
+	 * result is judged on the statement's snapshot ("cur"); the data rule itself is enforced under the row
+	 * lock by ON CONFLICT ... WHERE, so a concurrent change can only make the label, never the data, wrong.
+	 * last_event_at is written at most once per $6 seconds, so concurrent deliveries do not queue on the
+	 * subscription row's lock. */
 #define WEBHOOK_SUB \
 	    "WITH sub AS (SELECT s.id, s.user_id, s.workspace_id FROM webhook_subscriptions s " \
-	    "WHERE s.id = $1::bigint AND s.revoked_at IS NULL), " \
-	    "fresh AS (SELECT sub.* FROM sub WHERE NOT EXISTS (SELECT 1 FROM webhook_events e " \
-	    "WHERE e.subscription = sub.id AND e.event_id = $2::bigint)), " \
-	    "touch AS (UPDATE webhook_subscriptions SET last_event_at = now() WHERE id = (SELECT id FROM fresh) " \
-	    "AND (last_event_at IS NULL OR last_event_at < now() - make_interval(secs => $6::int))), "
-#define WEBHOOK_RECORD(result) \
+	    "WHERE s.id = $1::bigint AND s.revoked_at IS NULL), "
+#define WEBHOOK_EVENT(result) \
 	    "ev AS (INSERT INTO webhook_events (subscription, event_id, model, action, result, body) " \
-	    "SELECT fresh.id, $2::bigint, $4, $5, " result ", $3::jsonb FROM fresh " \
-	    "ON CONFLICT (subscription, event_id) DO NOTHING RETURNING result) " \
-	    "SELECT (SELECT count(*) FROM sub), (SELECT result FROM ev)"
+	    "SELECT sub.id, $2::bigint, $4, $5, " result ", $3::jsonb FROM sub " \
+	    "ON CONFLICT (subscription, event_id) DO NOTHING RETURNING subscription, result), " \
+	    "touch AS (UPDATE webhook_subscriptions SET last_event_at = now() WHERE id = (SELECT subscription FROM ev) " \
+	    "AND (last_event_at IS NULL OR last_event_at < now() - make_interval(secs => $6::int))), "
+#define WEBHOOK_END "SELECT (SELECT count(*) FROM sub), (SELECT result FROM ev), (SELECT count(*) FROM up)"
 	/* Entries: whose they are. The connected user's own (toggl_accounts), or anyone's when the workspace
 	 * mirrors everyone; and only from the subscription's workspace. A new row belongs to the timebridge
-	 * user whose Toggl account owns the entry when that person is connected, else to the subscriber. */
-#define WEBHOOK_ENTRY_WANT(owner) \
+	 * user whose Toggl account owns the entry when that person is connected, else to the subscriber.
+	 * "new" is the row as the event has it. */
+#define WEBHOOK_ENTRY_NEW(owner, tuid) \
 	    "me AS (SELECT a.toggl_user_id AS tid, coalesce(w.mirror_everyone, false) AS everyone FROM sub " \
 	    "LEFT JOIN toggl_accounts a ON a.user_id = sub.user_id " \
 	    "LEFT JOIN toggl_workspaces w ON w.id = sub.workspace_id), " \
-	    "want AS (SELECT fresh.id, coalesce((SELECT o.user_id FROM toggl_accounts o " \
-	    "WHERE o.toggl_user_id = $8::bigint), fresh.user_id) AS owner, fresh.workspace_id, me.tid FROM fresh, me " \
-	    "WHERE coalesce($9::bigint, fresh.workspace_id) = fresh.workspace_id AND (me.everyone OR " owner " = me.tid)), " \
-	    "cur AS (SELECT t.at, t.server_deleted_at FROM time_entries t WHERE t.id = $7::bigint), "
+	    "cur AS (SELECT t.* FROM time_entries t WHERE t.id = $7::bigint), " \
+	    "want AS (SELECT coalesce((SELECT o.user_id FROM toggl_accounts o WHERE o.toggl_user_id = $8::bigint), " \
+	    "sub.user_id) AS owner, sub.workspace_id, me.tid FROM sub, me " \
+	    "WHERE coalesce($9::bigint, sub.workspace_id) = sub.workspace_id AND (me.everyone OR " owner " = me.tid)), " \
+	    "new AS (SELECT want.owner, " tuid " AS toggl_user_id, want.workspace_id, $10::bigint AS project_id, " \
+	    "$11::bigint AS task_id, $12::text AS description, coalesce($13::boolean, false) AS billable, " \
+	    "coalesce($14::timestamptz, $20::timestamptz) AS start, $15::timestamptz AS stop, " \
+	    "coalesce($16::bigint, 0) AS duration, ARRAY(SELECT jsonb_array_elements_text($17::jsonb)) AS tags, " \
+	    "ARRAY(SELECT jsonb_array_elements_text($18::jsonb)::bigint) AS tag_ids, " \
+	    "coalesce($19::timestamptz, $20::timestamptz) AS at, $20::timestamptz AS server_deleted_at FROM want), "
 #define WEBHOOK_ENTRY_COLS \
 	    "toggl_user_id, workspace_id, project_id, task_id, description, billable, start, stop, duration, tags, " \
 	    "tag_ids, at"
-#define WEBHOOK_ENTRY_VALUES(tuid) \
-	    "SELECT $7::bigint, want.owner, " tuid ", want.workspace_id, $10::bigint, $11::bigint, $12, " \
-	    "coalesce($13::boolean, false), coalesce($14::timestamptz, $20::timestamptz), $15::timestamptz, " \
-	    "coalesce($16::bigint, 0), ARRAY(SELECT jsonb_array_elements_text($17::jsonb)), " \
-	    "ARRAY(SELECT jsonb_array_elements_text($18::jsonb)::bigint), " \
-	    "coalesce($19::timestamptz, $20::timestamptz)"
+#define WEBHOOK_ENTRY_ROW(p) \
+	    "(" p "toggl_user_id, " p "workspace_id, " p "project_id, " p "task_id, " p "description, " p "billable, " \
+	    p "start, " p "stop, " p "duration, " p "tags, " p "tag_ids, " p "at)"
 	/* Created/updated: $7 entry id, $8 its Toggl user, $9 workspace, $10 project, $11 task, $12
 	 * description, $13 billable, $14 start, $15 stop (NULL running), $16 duration, $17 tags and $18
-	 * tag_ids (JSON arrays), $19 at; $20 is unused here (NULL), kept so both entry statements take the
-	 * same parameters. Applied only when `at` is not older than ours and something differs, never on a
-	 * tombstone; every real change bumps version and updated_at. */
+	 * tag_ids (JSON arrays), $19 at; $20 NULL (the tombstone time of the delete statement, which takes
+	 * the same parameters). Applied only when `at` is not older than ours and something differs, never on
+	 * a tombstone; every real change bumps version and updated_at. */
 	[STMT_WEBHOOK_ENTRY_UPSERT] =
-	    WEBHOOK_SUB WEBHOOK_ENTRY_WANT("$8::bigint")
+	    WEBHOOK_SUB WEBHOOK_ENTRY_NEW("$8::bigint", "$8::bigint")
+	    /* One judgement row (a LEFT JOIN, not one subquery per case: this is the hot path). */
+	    "verdict AS (SELECT CASE WHEN cur.id IS NULL THEN 'applied' "
+	    "WHEN cur.server_deleted_at IS NOT NULL OR cur.at > new.at THEN 'stale' "
+	    "WHEN " WEBHOOK_ENTRY_ROW("cur.") " IS NOT DISTINCT FROM " WEBHOOK_ENTRY_ROW("new.") " THEN 'unchanged' "
+	    "ELSE 'applied' END AS result FROM new LEFT JOIN cur ON true), "
+	    WEBHOOK_EVENT("coalesce((SELECT result FROM verdict), 'foreign')")
 	    "up AS (INSERT INTO time_entries AS t (id, user_id, " WEBHOOK_ENTRY_COLS ") "
-	    WEBHOOK_ENTRY_VALUES("$8::bigint") " FROM want "
+	    "SELECT $7::bigint, new.owner, " WEBHOOK_ENTRY_COLS " FROM new, ev "
 	    "ON CONFLICT (id) DO UPDATE SET toggl_user_id = EXCLUDED.toggl_user_id, "
 	    "workspace_id = EXCLUDED.workspace_id, project_id = EXCLUDED.project_id, task_id = EXCLUDED.task_id, "
 	    "description = EXCLUDED.description, billable = EXCLUDED.billable, start = EXCLUDED.start, "
 	    "stop = EXCLUDED.stop, duration = EXCLUDED.duration, tags = EXCLUDED.tags, tag_ids = EXCLUDED.tag_ids, "
 	    "at = EXCLUDED.at, version = t.version + 1, updated_at = now() "
-	    "WHERE t.server_deleted_at IS NULL AND EXCLUDED.at >= t.at "
-	    "AND (t.toggl_user_id, t.workspace_id, t.project_id, t.task_id, t.description, t.billable, t.start, "
-	    "t.stop, t.duration, t.tags, t.tag_ids, t.at) IS DISTINCT FROM (EXCLUDED.toggl_user_id, "
-	    "EXCLUDED.workspace_id, EXCLUDED.project_id, EXCLUDED.task_id, EXCLUDED.description, "
-	    "EXCLUDED.billable, EXCLUDED.start, EXCLUDED.stop, EXCLUDED.duration, EXCLUDED.tags, "
-	    "EXCLUDED.tag_ids, EXCLUDED.at) RETURNING 1), "
-	    WEBHOOK_RECORD("CASE WHEN NOT EXISTS (SELECT 1 FROM want) THEN 'foreign' "
-	    "WHEN EXISTS (SELECT 1 FROM up) THEN 'applied' WHEN EXISTS (SELECT 1 FROM cur "
-	    "WHERE cur.server_deleted_at IS NOT NULL OR cur.at > $19::timestamptz) THEN 'stale' ELSE 'unchanged' END"),
+	    "WHERE t.server_deleted_at IS NULL AND EXCLUDED.at >= t.at AND " WEBHOOK_ENTRY_ROW("t.")
+	    " IS DISTINCT FROM " WEBHOOK_ENTRY_ROW("EXCLUDED.") " RETURNING 1) " WEBHOOK_END,
 	/* Deleted: the same parameters, $20 the tombstone time. A delete wins over any update: it applies to
 	 * any live row whatever its `at`; an entry never seen is stored as a tombstone, so a late create or
 	 * update of it cannot resurrect it. Its owner may be absent from the payload: then the stored row's. */
 	[STMT_WEBHOOK_ENTRY_DELETE] =
-	    WEBHOOK_SUB WEBHOOK_ENTRY_WANT("coalesce($8::bigint, (SELECT t.toggl_user_id FROM time_entries t "
-	    "WHERE t.id = $7::bigint))")
+	    WEBHOOK_SUB WEBHOOK_ENTRY_NEW("coalesce($8::bigint, (SELECT cur.toggl_user_id FROM cur))",
+	    "coalesce($8::bigint, (SELECT cur.toggl_user_id FROM cur), want.tid, 0)")
+	    WEBHOOK_EVENT("CASE WHEN NOT EXISTS (SELECT 1 FROM new) THEN 'foreign' "
+	    "WHEN EXISTS (SELECT 1 FROM cur WHERE cur.server_deleted_at IS NOT NULL) THEN 'unchanged' "
+	    "ELSE 'applied' END")
 	    "up AS (INSERT INTO time_entries AS t (id, user_id, " WEBHOOK_ENTRY_COLS ", server_deleted_at) "
-	    WEBHOOK_ENTRY_VALUES("coalesce($8::bigint, want.tid, 0)") ", $20::timestamptz FROM want "
+	    "SELECT $7::bigint, new.owner, " WEBHOOK_ENTRY_COLS ", server_deleted_at FROM new, ev "
 	    "ON CONFLICT (id) DO UPDATE SET server_deleted_at = EXCLUDED.server_deleted_at, "
 	    "at = greatest(t.at, EXCLUDED.at), version = t.version + 1, updated_at = now() "
-	    "WHERE t.server_deleted_at IS NULL RETURNING 1), "
-	    WEBHOOK_RECORD("CASE WHEN NOT EXISTS (SELECT 1 FROM want) THEN 'foreign' "
-	    "WHEN EXISTS (SELECT 1 FROM up) THEN 'applied' ELSE 'unchanged' END"),
+	    "WHERE t.server_deleted_at IS NULL RETURNING 1) " WEBHOOK_END,
 	/* Metadata. A deleted object stays deleted (Toggl cannot restore one); otherwise an event applies
 	 * unless ours has a newer `at`. Only the subscription's workspace. $7 id, $8 workspace, then per
 	 * table; the last parameter says "deleted". */
-#define WEBHOOK_META_RESULT \
-	    WEBHOOK_RECORD("CASE WHEN NOT EXISTS (SELECT 1 FROM want) THEN 'foreign' " \
-	    "WHEN EXISTS (SELECT 1 FROM up) THEN 'applied' ELSE 'stale' END")
 #define WEBHOOK_META_WANT \
-	    "want AS (SELECT fresh.* FROM fresh WHERE coalesce($8::bigint, fresh.workspace_id) = fresh.workspace_id), "
+	    "want AS (SELECT sub.* FROM sub WHERE coalesce($8::bigint, sub.workspace_id) = sub.workspace_id), "
+#define WEBHOOK_META_RESULT2(curcols, newcols) \
+	    WEBHOOK_EVENT("CASE WHEN NOT EXISTS (SELECT 1 FROM new) THEN 'foreign' " \
+	    "WHEN NOT EXISTS (SELECT 1 FROM cur) THEN 'applied' " \
+	    "WHEN EXISTS (SELECT 1 FROM cur, new WHERE cur.deleted OR NOT (new.deleted OR cur.at IS NULL " \
+	    "OR new.at IS NULL OR new.at >= cur.at)) THEN 'stale' " \
+	    "WHEN EXISTS (SELECT 1 FROM cur, new WHERE (" curcols ") IS NOT DISTINCT FROM (" newcols ")) " \
+	    "THEN 'unchanged' ELSE 'applied' END")
+#define WEBHOOK_META_APPLY(alias) \
+	    "WHERE NOT " alias ".deleted AND (EXCLUDED.deleted OR " alias ".at IS NULL OR EXCLUDED.at IS NULL " \
+	    "OR EXCLUDED.at >= " alias ".at) AND "
 	/* $9 client_id, $10 name, $11 color, $12 active, $13 billable, $14 rate, $15 currency, $16 at,
 	 * $17 deleted */
 	[STMT_WEBHOOK_PROJECT] =
 	    WEBHOOK_SUB WEBHOOK_META_WANT
+	    "cur AS (SELECT p.* FROM toggl_projects p WHERE p.id = $7::bigint), "
+	    "new AS (SELECT want.workspace_id, $9::bigint AS client_id, coalesce($10::text, '') AS name, "
+	    "$11::text AS color, coalesce($12::boolean, true) AS active, coalesce($13::boolean, false) AS billable, "
+	    "$14::numeric(12, 2) AS rate, $15::text AS currency, $16::timestamptz AS at, $17::boolean AS deleted "
+	    "FROM want), "
+	    WEBHOOK_META_RESULT2("cur.client_id, cur.name, cur.color, cur.active, cur.billable, cur.rate, cur.currency, "
+	    "cur.at, cur.deleted", "new.client_id, new.name, new.color, new.active, new.billable, new.rate, "
+	    "new.currency, new.at, new.deleted")
 	    "up AS (INSERT INTO toggl_projects AS p (id, workspace_id, client_id, name, color, active, billable, "
-	    "rate, currency, at, deleted) SELECT $7::bigint, want.workspace_id, $9::bigint, coalesce($10, ''), $11, "
-	    "coalesce($12::boolean, true), coalesce($13::boolean, false), $14::numeric, $15, $16::timestamptz, "
-	    "$17::boolean FROM want ON CONFLICT (id) DO UPDATE SET "
+	    "rate, currency, at, deleted) SELECT $7::bigint, new.workspace_id, new.client_id, new.name, new.color, "
+	    "new.active, new.billable, new.rate, new.currency, new.at, new.deleted FROM new, ev "
+	    "ON CONFLICT (id) DO UPDATE SET "
 	    "client_id = CASE WHEN EXCLUDED.deleted THEN p.client_id ELSE EXCLUDED.client_id END, "
 	    "name = CASE WHEN EXCLUDED.deleted THEN p.name ELSE EXCLUDED.name END, "
 	    "color = CASE WHEN EXCLUDED.deleted THEN p.color ELSE EXCLUDED.color END, "
@@ -293,42 +314,50 @@ static const char *const stmt_text[STMT__MAX] = {
 	    "rate = CASE WHEN EXCLUDED.deleted THEN p.rate ELSE EXCLUDED.rate END, "
 	    "currency = CASE WHEN EXCLUDED.deleted THEN p.currency ELSE EXCLUDED.currency END, "
 	    "at = greatest(p.at, EXCLUDED.at), deleted = EXCLUDED.deleted "
-	    "WHERE NOT p.deleted AND (EXCLUDED.deleted OR p.at IS NULL OR EXCLUDED.at IS NULL "
-	    "OR EXCLUDED.at >= p.at) AND (p.client_id, p.name, p.color, p.active, p.billable, p.rate, p.currency, "
+	    WEBHOOK_META_APPLY("p") "(p.client_id, p.name, p.color, p.active, p.billable, p.rate, p.currency, "
 	    "p.at, p.deleted) IS DISTINCT FROM (EXCLUDED.client_id, EXCLUDED.name, EXCLUDED.color, "
 	    "EXCLUDED.active, EXCLUDED.billable, EXCLUDED.rate, EXCLUDED.currency, EXCLUDED.at, EXCLUDED.deleted) "
-	    "RETURNING 1), " WEBHOOK_META_RESULT,
+	    "RETURNING 1) " WEBHOOK_END,
 	/* $9 name, $10 archived, $11 at, $12 deleted */
 	[STMT_WEBHOOK_CLIENT] =
 	    WEBHOOK_SUB WEBHOOK_META_WANT
+	    "cur AS (SELECT c.* FROM toggl_clients c WHERE c.id = $7::bigint), "
+	    "new AS (SELECT want.workspace_id, coalesce($9::text, '') AS name, coalesce($10::boolean, false) AS archived, "
+	    "$11::timestamptz AS at, $12::boolean AS deleted FROM want), "
+	    WEBHOOK_META_RESULT2("cur.name, cur.archived, cur.at, cur.deleted",
+	    "new.name, new.archived, new.at, new.deleted")
 	    "up AS (INSERT INTO toggl_clients AS c (id, workspace_id, name, archived, at, deleted) "
-	    "SELECT $7::bigint, want.workspace_id, coalesce($9, ''), coalesce($10::boolean, false), "
-	    "$11::timestamptz, $12::boolean FROM want ON CONFLICT (id) DO UPDATE SET "
-	    "name = CASE WHEN EXCLUDED.deleted THEN c.name ELSE EXCLUDED.name END, "
+	    "SELECT $7::bigint, new.workspace_id, new.name, new.archived, new.at, new.deleted FROM new, ev "
+	    "ON CONFLICT (id) DO UPDATE SET name = CASE WHEN EXCLUDED.deleted THEN c.name ELSE EXCLUDED.name END, "
 	    "archived = CASE WHEN EXCLUDED.deleted THEN c.archived ELSE EXCLUDED.archived END, "
 	    "at = greatest(c.at, EXCLUDED.at), deleted = EXCLUDED.deleted "
-	    "WHERE NOT c.deleted AND (EXCLUDED.deleted OR c.at IS NULL OR EXCLUDED.at IS NULL "
-	    "OR EXCLUDED.at >= c.at) AND (c.name, c.archived, c.at, c.deleted) IS DISTINCT FROM "
-	    "(EXCLUDED.name, EXCLUDED.archived, EXCLUDED.at, EXCLUDED.deleted) RETURNING 1), " WEBHOOK_META_RESULT,
+	    WEBHOOK_META_APPLY("c") "(c.name, c.archived, c.at, c.deleted) IS DISTINCT FROM "
+	    "(EXCLUDED.name, EXCLUDED.archived, EXCLUDED.at, EXCLUDED.deleted) RETURNING 1) " WEBHOOK_END,
 	/* $9 name, $10 at, $11 deleted */
 	[STMT_WEBHOOK_TAG] =
 	    WEBHOOK_SUB WEBHOOK_META_WANT
+	    "cur AS (SELECT g.* FROM toggl_tags g WHERE g.id = $7::bigint), "
+	    "new AS (SELECT want.workspace_id, coalesce($9::text, '') AS name, $10::timestamptz AS at, "
+	    "$11::boolean AS deleted FROM want), "
+	    WEBHOOK_META_RESULT2("cur.name, cur.at, cur.deleted", "new.name, new.at, new.deleted")
 	    "up AS (INSERT INTO toggl_tags AS g (id, workspace_id, name, at, deleted) "
-	    "SELECT $7::bigint, want.workspace_id, coalesce($9, ''), $10::timestamptz, $11::boolean FROM want "
+	    "SELECT $7::bigint, new.workspace_id, new.name, new.at, new.deleted FROM new, ev "
 	    "ON CONFLICT (id) DO UPDATE SET name = CASE WHEN EXCLUDED.deleted THEN g.name ELSE EXCLUDED.name END, "
 	    "at = greatest(g.at, EXCLUDED.at), deleted = EXCLUDED.deleted "
-	    "WHERE NOT g.deleted AND (EXCLUDED.deleted OR g.at IS NULL OR EXCLUDED.at IS NULL "
-	    "OR EXCLUDED.at >= g.at) AND (g.name, g.at, g.deleted) IS DISTINCT FROM "
-	    "(EXCLUDED.name, EXCLUDED.at, EXCLUDED.deleted) RETURNING 1), " WEBHOOK_META_RESULT,
+	    WEBHOOK_META_APPLY("g") "(g.name, g.at, g.deleted) IS DISTINCT FROM "
+	    "(EXCLUDED.name, EXCLUDED.at, EXCLUDED.deleted) RETURNING 1) " WEBHOOK_END,
 	/* Anything else (unknown model or action, an entity we do not keep): recorded only. $7 the result. */
-	[STMT_WEBHOOK_RECORD] = WEBHOOK_SUB WEBHOOK_RECORD("$7"),
+	[STMT_WEBHOOK_RECORD] =
+	    WEBHOOK_SUB WEBHOOK_EVENT("$7::text") "up AS (SELECT 1 WHERE false) " WEBHOOK_END,
 #undef WEBHOOK_SUB
-#undef WEBHOOK_RECORD
-#undef WEBHOOK_ENTRY_WANT
+#undef WEBHOOK_EVENT
+#undef WEBHOOK_END
+#undef WEBHOOK_ENTRY_NEW
 #undef WEBHOOK_ENTRY_COLS
-#undef WEBHOOK_ENTRY_VALUES
-#undef WEBHOOK_META_RESULT
+#undef WEBHOOK_ENTRY_ROW
 #undef WEBHOOK_META_WANT
+#undef WEBHOOK_META_RESULT2
+#undef WEBHOOK_META_APPLY
 	/* The token of a live subscription, with its sealed signing secret (NULL when missing). */
 	[STMT_WEBHOOK_SUB_BY_TOKEN] =
 	    "SELECT s.id, s.user_id, s.workspace_id, x.sealed FROM webhook_subscriptions s "
@@ -674,13 +703,13 @@ static const char *const stmt_text[STMT__MAX] = {
 	    "FROM google_accounts g LEFT JOIN (" GOOGLE_ENTRY_FROM ") ON te.id = $1::bigint AND te.user_id = g.user_id "
 	    "WHERE g.user_id = $2::bigint",
 	/* Validation: the entries changed in the last $2 days that should be (or were) in the calendar, except
-	 * the ones with a sync on its way. */
+	 * the ones with a sync on its way and the ones a permanent error stopped (they wait for a person). */
 	[STMT_GOOGLE_VALIDATE_ROWS] =
 	    "SELECT " GOOGLE_ENTRY_COLS " FROM google_accounts g JOIN (" GOOGLE_ENTRY_FROM ") ON te.user_id = g.user_id "
 	    "WHERE g.user_id = $1::bigint AND te.updated_at >= now() - make_interval(days => $2::int) "
 	    "AND (m.entry_id IS NOT NULL OR (te.server_deleted_at IS NULL "
 	    "AND coalesce(te.stop, now()) >= now() - make_interval(days => g.backfill_days))) "
-	    "AND coalesce(m.state, 'none') NOT IN ('pending', 'paused', 'retrying') "
+	    "AND coalesce(m.state, 'none') NOT IN ('pending', 'paused', 'retrying', 'error') "
 	    "ORDER BY te.start LIMIT $3::int",
 	/* The sync's one commit: the job's done mark (only while we hold its lease), what Google now has on the
 	 * entry, a refreshed access token ($10, NULL: none) and the end of a backoff ($12), then the lock goes.

@@ -1,6 +1,7 @@
 /* calendar.c: the app calendar. Created with calendars.insert (the scope calendar.app.created allows nothing
  * else) in the user's Toggl time zone, named by google_accounts.calendar_name ("Toggl" by default), its id
- * remembered. When the user deletes it, a new one is made and everything is mirrored into it again. */
+ * remembered. When the user deletes it, a new one is made and everything is mirrored into it again; one this
+ * client made before for the same account (a reconnect after a disconnect) is adopted rather than doubled. */
 #include "config.h"
 
 #include <inttypes.h>
@@ -60,6 +61,48 @@ create(struct gcal *g, const char *name, const char *tz, json_t **out, const cha
 	return ar;
 }
 
+/* A calendar this client made earlier for the same Google account (a reconnect after a disconnect, or a
+ * crash between calendars.insert and recording its id): its events carry our deterministic ids, so
+ * adopting it mirrors into it without duplicates instead of leaving a second "Toggl" calendar behind.
+ * On API_GOOGLE_OK, *id is the adopted calendar's id (owned by *out) or NULL when there is none. */
+static enum api_google_res
+find_ours(struct gcal *g, const char *gone_id, json_t **out, const char **id)
+{
+	struct api_google_list_query q;
+	struct gcal_call c = { GCAL_OP_CALENDAR_LIST, NULL, NULL, NULL, &q, out };
+	enum api_google_res ar = API_GOOGLE_OK;
+	char *token = NULL;
+	json_t *item;
+	size_t i;
+
+	memset(&q, 0, sizeof(q));
+	*id = NULL;
+	for (int pages = 0; pages < LIMIT_GOOGLE_LIST_PAGES_MAX; pages++) {
+		if ((ar = gcal_api(g, &c)) != API_GOOGLE_OK)
+			break;
+		json_array_foreach(json_object_get(*out, "items"), i, item) {
+			const char *cid = json_string_value(json_object_get(item, "id"));
+			const char *desc = json_string_value(json_object_get(item, "description"));
+			if (cid && desc && strcmp(desc, CALENDAR_DESCRIPTION) == 0 &&
+			    !json_is_true(json_object_get(item, "deleted")) && (gone_id == NULL || strcmp(cid, gone_id) != 0)) {
+				*id = cid;
+				goto out;
+			}
+		}
+		free(token);
+		token = json_is_string(json_object_get(*out, "nextPageToken")) ?
+		    strdup(json_string_value(json_object_get(*out, "nextPageToken"))) : NULL;
+		json_decref(*out);
+		*out = NULL;
+		if (token == NULL)
+			break;
+		q.page_token = token;
+	}
+out:
+	free(token);
+	return ar;
+}
+
 enum gcal_result
 gcal_calendar_ensure(struct gcal *g, const char *gone_id)
 {
@@ -116,11 +159,29 @@ gcal_calendar_ensure(struct gcal *g, const char *gone_id)
 		res = GCAL_OK;
 		goto out;
 	}
-	if ((ar = create(g, name, tz, &made, &new_id)) != API_GOOGLE_OK) {
-		res = gcal_api_failure(g, "calendars.insert", level);
+	if ((ar = find_ours(g, gone_id, &made, &new_id)) != API_GOOGLE_OK) {
+		res = gcal_api_failure(g, "calendarList.list", level);
 		goto out;
 	}
-	log_info(g->ctx, "created Google calendar \"%s\" (%s, %s) for user %" PRId64, name, new_id, tz, g->user_id);
+	if (new_id != NULL) {
+		log_info(g->ctx, "adopting the existing timebridge calendar %s of user %" PRId64, new_id, g->user_id);
+		summary = json_string_value(json_object_get(made, "summary"));
+		if (summary == NULL || strcmp(summary, name) != 0) {
+			struct gcal_call p = { GCAL_OP_CALENDAR_PATCH, new_id, NULL, NULL, NULL, NULL };
+			p.body = json_pack("{s:s}", "summary", name);
+			ar = gcal_api(g, &p);
+			json_decref(p.body);
+			if (ar != API_GOOGLE_OK) {
+				res = gcal_api_failure(g, "calendars.patch", level);
+				goto out;
+			}
+		}
+	} else if ((ar = create(g, name, tz, &made, &new_id)) != API_GOOGLE_OK) {
+		res = gcal_api_failure(g, "calendars.insert", level);
+		goto out;
+	} else
+		log_info(g->ctx, "created Google calendar \"%s\" (%s, %s) for user %" PRId64, name, new_id, tz,
+		    g->user_id);
 	/* The new id, a mirror that knows the calendar is empty, and a backfill of everything: one commit. */
 	db_i64s(g->user_id, uid);
 	if (db_begin(g->db) != 0 ||

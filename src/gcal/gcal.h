@@ -165,7 +165,7 @@ enum gcal_result gcal_revoke(struct gcal *g) __attribute__((warn_unused_result))
 
 /* One Calendar API call with the 401 rule: on API_GOOGLE_AUTH, one refresh and one retry. */
 enum gcal_op {
-	GCAL_OP_CALENDAR_INSERT = 0, GCAL_OP_CALENDAR_GET, GCAL_OP_CALENDAR_PATCH,
+	GCAL_OP_CALENDAR_INSERT = 0, GCAL_OP_CALENDAR_GET, GCAL_OP_CALENDAR_PATCH, GCAL_OP_CALENDAR_LIST,
 	GCAL_OP_EVENT_INSERT, GCAL_OP_EVENT_GET, GCAL_OP_EVENT_PATCH, GCAL_OP_EVENT_DELETE, GCAL_OP_EVENT_LIST
 };
 struct gcal_call {
@@ -173,7 +173,7 @@ struct gcal_call {
 	const char                         *calendar_id;
 	const char                         *event_id;
 	json_t                             *body;
-	const struct api_google_list_query *list;
+	const struct api_google_list_query *list;          /* events.list; for calendarList, list->page_token */
 	json_t                            **out;          /* may be NULL */
 };
 enum api_google_res gcal_api(struct gcal *g, const struct gcal_call *c) __attribute__((warn_unused_result));

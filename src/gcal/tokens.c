@@ -148,6 +148,8 @@ dispatch(struct gcal *g, const struct gcal_call *c)
 		return api_google_calendar_get(&g->api, g->access, c->calendar_id, c->out);
 	case GCAL_OP_CALENDAR_PATCH:
 		return api_google_calendar_patch(&g->api, g->access, c->calendar_id, c->body, c->out);
+	case GCAL_OP_CALENDAR_LIST:
+		return api_google_calendar_list(&g->api, g->access, c->list ? c->list->page_token : NULL, c->out);
 	case GCAL_OP_EVENT_INSERT:
 		return api_google_event_insert(&g->api, g->access, c->calendar_id, c->body, c->out);
 	case GCAL_OP_EVENT_GET:

@@ -509,11 +509,21 @@ run_event(struct req *r, const char *hash, enum stmt s, struct params *p)
 		resp_json_error(r, 404, "NOT_FOUND", "no such webhook");
 		return WEBHOOK_UNKNOWN_TOKEN;
 	}
+	/* The recorded result was judged on the statement's snapshot; what the row lock let through is the
+	 * truth for the answer (they differ only when a concurrent delivery changed the same object). */
 	result = db_str(res, 0, 1);
-	if (result == NULL) {
-		wr = WEBHOOK_DUPLICATE;
+	if (result == NULL)
 		result = "duplicate";
-	} else if (strcmp(result, "applied") == 0 || strcmp(result, "unchanged") == 0)
+	else if (db_i64(res, 0, 2) > 0)
+		result = "applied";
+	else if (strcmp(result, "applied") == 0) {
+		log_info(r->id, "webhook: event %s lost a race to a concurrent change: recorded as applied, was stale",
+		    p->v[1]);
+		result = "stale";
+	}
+	if (strcmp(result, "duplicate") == 0)
+		wr = WEBHOOK_DUPLICATE;
+	else if (strcmp(result, "applied") == 0 || strcmp(result, "unchanged") == 0)
 		wr = WEBHOOK_ACCEPTED;
 	else if (strcmp(result, "stale") == 0)
 		wr = WEBHOOK_STALE;

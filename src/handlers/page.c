@@ -18,7 +18,6 @@
 #include "util/log.h"
 
 #define FLASH_COOKIE    "tb_flash"
-#define FLASH_MAX       400              /* bytes of a flash message; longer ones are cut */
 #define FLASH_MAC_BYTES 16
 #define FLASH_TTL_S     120              /* a message nobody came back for is dropped */
 
@@ -414,33 +413,70 @@ flash_mac(const char *payload, size_t len, unsigned char mac[CRYPTO_SHA256_LEN])
 	buf_free(&b);
 }
 
+int
+page_flash_encode(enum page_flash kind, const char *msg, char *out, size_t outsz)
+{
+	char payload[PAGE_FLASH_MAX + 2], macenc[64];
+	unsigned char mac[CRYPTO_SHA256_LEN];
+	size_t len;
+	long n;
+
+	if ((int)kind < 0 || kind > PAGE_FLASH_ERROR || msg == NULL)
+		return -1;
+	payload[0] = (char)('0' + (int)kind);
+	len = strlen(msg);
+	if (len > PAGE_FLASH_MAX) {
+		/* A cut message ends on a character boundary, so the page never shows a broken one. */
+		len = PAGE_FLASH_MAX;
+		while (len > 0 && ((unsigned char)msg[len] & 0xc0) == 0x80)
+			len--;
+	}
+	memcpy(payload + 1, msg, len);
+	len++;
+	flash_mac(payload, len, mac);
+	if ((n = crypto_b64_encode((const unsigned char *)payload, len, out, outsz, 1)) <= 0 ||
+	    (size_t)n + 2 >= outsz || crypto_b64_encode(mac, FLASH_MAC_BYTES, macenc, sizeof(macenc), 1) <= 0 ||
+	    (size_t)n + 1 + strlen(macenc) >= outsz)
+		return -1;
+	out[n] = '.';
+	memcpy(out + n + 1, macenc, strlen(macenc) + 1);
+	return 0;
+}
+
+int
+page_flash_decode(const char *cookie, enum page_flash *kind, char *msg, size_t msgsz)
+{
+	unsigned char dec[PAGE_FLASH_MAX + 8], mac[CRYPTO_SHA256_LEN], sent[FLASH_MAC_BYTES + 4];
+	const char *dot;
+	long n, m;
+
+	if (cookie == NULL || msgsz == 0 || (dot = strchr(cookie, '.')) == NULL)
+		return -1;
+	n = crypto_b64_decode(cookie, (size_t)(dot - cookie), dec, sizeof(dec), 1);
+	m = crypto_b64_decode(dot + 1, strlen(dot + 1), sent, sizeof(sent), 1);
+	if (n < 1 || m != FLASH_MAC_BYTES)
+		return -1;
+	flash_mac((const char *)dec, (size_t)n, mac);
+	if (!crypto_eq(mac, FLASH_MAC_BYTES, sent, FLASH_MAC_BYTES) || dec[0] < '0' || dec[0] > '0' + PAGE_FLASH_ERROR ||
+	    (size_t)n > msgsz)
+		return -1;
+	*kind = (enum page_flash)(dec[0] - '0');
+	memcpy(msg, dec + 1, (size_t)n - 1);
+	msg[n - 1] = '\0';
+	return 0;
+}
+
 void
 page_done(struct req *r, const char *location, enum page_flash kind, const char *fmt, ...)
 {
-	char msg[FLASH_MAX + 2], enc[(FLASH_MAX + 2) * 4 / 3 + 8], macenc[64];
-	unsigned char mac[CRYPTO_SHA256_LEN];
+	char msg[PAGE_FLASH_MAX + 1], cookie[(PAGE_FLASH_MAX + 2) * 4 / 3 + 64];
 	va_list ap;
-	int n;
 
-	msg[0] = (char)('0' + (int)kind);
 	va_start(ap, fmt);
-	n = vsnprintf(msg + 1, sizeof(msg) - 1, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (n >= 0) {
-		size_t len = strlen(msg);
-		/* A cut message ends on a character boundary, so the page never shows a broken one. */
-		if (n >= (int)sizeof(msg) - 1) {
-			while (len > 1 && ((unsigned char)msg[len - 1] & 0xc0) == 0x80)
-				len--;
-			if (len > 1 && ((unsigned char)msg[len - 1] & 0x80))
-				len--;
-			msg[len] = '\0';
-		}
-		flash_mac(msg, len, mac);
-		if (crypto_b64_encode((const unsigned char *)msg, len, enc, sizeof(enc), 1) > 0 &&
-		    crypto_b64_encode(mac, FLASH_MAC_BYTES, macenc, sizeof(macenc), 1) > 0)
-			resp_cookie(r, FLASH_COOKIE, arena_printf(&r->arena, "%s.%s", enc, macenc), FLASH_TTL_S, 1);
-	}
+	if (page_flash_encode(kind, msg, cookie, sizeof(cookie)) == 0)
+		resp_cookie(r, FLASH_COOKIE, cookie, FLASH_TTL_S, 1);
 	resp_redirect(r, 303, location);
 }
 
@@ -448,24 +484,11 @@ page_done(struct req *r, const char *location, enum page_flash kind, const char 
 static const char *
 flash_read(struct req *r, enum page_flash *kind)
 {
-	const char *c = req_cookie(r, FLASH_COOKIE), *dot;
-	unsigned char dec[FLASH_MAX + 8], mac[CRYPTO_SHA256_LEN], sent[FLASH_MAC_BYTES + 4];
-	long n, m;
+	char msg[PAGE_FLASH_MAX + 1];
 
-	if (c == NULL || *c == '\0' || (dot = strchr(c, '.')) == NULL)
+	if (page_flash_decode(req_cookie(r, FLASH_COOKIE), kind, msg, sizeof(msg)) != 0)
 		return NULL;
-	n = crypto_b64_decode(c, (size_t)(dot - c), dec, sizeof(dec) - 1, 1);
-	m = crypto_b64_decode(dot + 1, strlen(dot + 1), sent, sizeof(sent), 1);
-	if (n < 2 || m != FLASH_MAC_BYTES)
-		return NULL;
-	flash_mac((const char *)dec, (size_t)n, mac);
-	if (!crypto_eq(mac, FLASH_MAC_BYTES, sent, FLASH_MAC_BYTES))
-		return NULL;
-	dec[n] = '\0';
-	if (dec[0] < '0' || dec[0] > '0' + PAGE_FLASH_ERROR)
-		return NULL;
-	*kind = (enum page_flash)(dec[0] - '0');
-	return arena_strdup(&r->arena, (const char *)dec + 1);
+	return arena_strdup(&r->arena, msg);
 }
 
 /* ---- the layout ---- */

@@ -25,6 +25,7 @@ enum page_nav {
 };
 
 enum page_flash { PAGE_FLASH_OK = 0, PAGE_FLASH_INFO, PAGE_FLASH_ERROR };
+#define PAGE_FLASH_MAX 400   /* bytes of a flash message; longer ones are cut on a character boundary */
 
 /*
  * Answer status with the page: body (a template of templates.h) rendered by cb/arg inside the layout.
@@ -38,6 +39,12 @@ void page_render(struct req *r, int status, const char *title, const char *slug,
  * on our pages) and answer 303 to location (a local path). */
 void page_done(struct req *r, const char *location, enum page_flash kind, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+
+/* The flash cookie's value: base64url(kind digit + message) "." base64url(16 bytes of HMAC-SHA256 with the
+ * CSRF key over "flash:" + the same). encode: 0, or -1 when out is too small. decode: 0 with *kind and msg
+ * (NUL-terminated) set, or -1 for anything we did not write (bad MAC, bad base64, unknown kind, too long). */
+int page_flash_encode(enum page_flash kind, const char *msg, char *out, size_t outsz);
+int page_flash_decode(const char *cookie, enum page_flash *kind, char *msg, size_t msgsz);
 
 /*
  * The user a page shows or changes: the caller, or for an admin the user named by the parameter "user"

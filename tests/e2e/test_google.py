@@ -442,9 +442,19 @@ def test_disconnect_needs_csrf_then_revokes_and_deletes(bed):
     assert not bed.sql("SELECT 1 FROM secrets WHERE user_id = %s AND kind = 'google_refresh'", uid)
     assert not bed.sql("SELECT 1 FROM google_mirror WHERE user_id = %s", uid)
     # Entries changed now queue nothing.
-    bed.entry(uid)
+    later, _ = bed.entry(uid)
     assert not bed.sql("SELECT 1 FROM jobs WHERE user_id = %s AND kind = 'google.sync_entry' "
                        "AND state <> 'done'", uid)
+    # Connecting again adopts the calendar this client made before: no second calendar, no duplicate event.
+    cal = [c["id"] for c in bed.google.calendars("bye.g@example.com")]
+    bed.connect("bye@example.com", "bye.g@example.com", cookies)
+    assert wait_until(lambda: bed.calendar_id(uid), 20, "the calendar") == cal[0]
+    bed.synced(eid)
+    bed.synced(later)
+    bed.idle(uid)
+    assert [c["id"] for c in bed.google.calendars("bye.g@example.com")] == cal
+    assert sorted(e["id"] for e in bed.google.events("bye.g@example.com", cal[0])) == \
+        sorted([event_id(eid), event_id(later)])
 
 
 # ---- the mirror ------------------------------------------------------------------------------------------
@@ -902,6 +912,7 @@ def test_backfill_on_connect_mirrors_the_window_paced(bed):
 
 def test_cli_status_and_sync(bed, alice):
     uid, cal, gmail = alice
+    bed.synced(bed.entry(uid)[0])
     out = bed.cli("google", "status", "alice@example.com").stdout
     assert "google:      ok" in out and cal in out and "synced" in out
     st = json.loads(bed.cli("google", "status", "alice@example.com", "--json").stdout)
@@ -963,5 +974,6 @@ def test_signed_webhook_through_nginx_reaches_the_calendar(bed):
     r = requests.post(bed.url + "/webhook/toggl/" + info["token"], data=body, timeout=10,
                       headers={"Content-Type": "application/json", "X-Webhook-Signature-256": sig})
     assert r.status_code == 200, r.text
+    assert bed.sql("SELECT result FROM webhook_events WHERE body->'payload'->>'id' = %s", str(eid)) == [("applied",)]
     bed.synced(eid)
     assert bed.google.event("hook.g@example.com", eid, cal)["summary"] == "from a webhook"

@@ -86,7 +86,8 @@ class TogglUser:
     def fake_body(self, token=None):
         return {"id": self.toggl_id, "api_token": token or self.token, "email": f"t{self.n}@toggl.example",
                 "fullname": f"Toggl user {self.n}", "timezone": self.timezone, "beginning_of_week": 0,
-                "plan": self.plan, "workspaces": [{"id": self.wid, "name": f"Workspace {self.n}",
+                "plan": self.plan, "organization_id": self.org,
+                "workspaces": [{"id": self.wid, "name": f"Workspace {self.n}",
                                                    "organization_id": self.org}]}
 
 

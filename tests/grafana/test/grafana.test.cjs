@@ -14,6 +14,7 @@ const path = require('node:path');
 const readline = require('node:readline');
 const { toDataFrame, rangeUtil, dateTime, FieldType } = require('@grafana/data');
 const YAML = require('yaml');
+const jsonata = require('jsonata');
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const JSON_DS = { type: 'simpod-json-datasource', uid: 'timebridge-json' };
@@ -307,7 +308,11 @@ describe('provisioning (grafana/)', () => {
           .replace('${__to}', `${Date.now()}`));
         for (const it of body.targets) assert.ok(metrics.has(it.target), `metric ${it.target} is not in /metrics`);
         const answer = await ok(t.url, body);
-        assert.ok(Array.isArray(answer[0][t.root_selector]), `Infinity's root_selector ${t.root_selector}`);
+        // Infinity's backend parser applies root_selector (JSONata) and then reads the columns
+        const rows = await jsonata(t.root_selector).evaluate(answer);
+        assert.ok(Array.isArray(rows) && rows.length >= 1, `root_selector ${t.root_selector}: ${JSON.stringify(rows)}`);
+        for (const row of rows)
+          for (const c of t.columns) assert.equal(typeof row[c.selector], c.type, `${c.selector} of ${JSON.stringify(row)}`);
       }
     }
     assert.ok(simpod >= 6 && infinity >= 1);
