@@ -133,13 +133,15 @@ try:
         rows["import, second run (unchanged)"].append(rate)
         rate, last["reports"] = import_once(paid_email, paid_uid, True)
         rows["import via Reports API (insert)"].append(rate)
-    base = statistics.median(rows["baseline: read windows from the fake"])
-    print("import of %d entries from the fake Toggl (%d rounds, PostgreSQL %s, build %s)" % (
-        N, ROUNDS, "durable" if DURABLE else "fsync off", os.path.relpath(os.environ["TB_BUILD_DIR"], ROOT)))
+    base = rows["baseline: read windows from the fake"]
+    print("import of %d entries from the fake Toggl (%d rounds, PostgreSQL %s, build %s, load %.1f)" % (
+        N, ROUNDS, "durable" if DURABLE else "fsync off", os.path.relpath(os.environ["TB_BUILD_DIR"], ROOT),
+        os.getloadavg()[0]))
     for name, rates in rows.items():
-        med = statistics.median(rates)
+        # Each round's ratio is against the baseline of the same round: a busy machine slows both.
+        ratio = statistics.median(r / b for r, b in zip(rates, base))
         print("  %-40s %9.0f entries/s  (runs: %s)  ratio to baseline %.2fx" % (
-            name, med, ", ".join("%.0f" % r for r in rates), med / base))
+            name, statistics.median(rates), ", ".join("%.0f" % r for r in rates), ratio))
     f = last["first"]
     print("  windows import: %d requests, %d windows, %d splits; reports import: %d requests" % (
         f["requests"], f["windows"], f["splits"], last["reports"]["requests"]))

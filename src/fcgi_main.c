@@ -269,7 +269,14 @@ main(int argc, char *argv[])
 			return 2;
 		}
 	}
-	/* Order matters: configuration (and the derived keys), templates, the socket, then threads. */
+	/* Order matters: refuse root, configuration (and the derived keys), templates, the socket, threads.
+	 * Privileges are the service manager's business (systemd User=, spawn-fcgi -u): a web-facing process
+	 * holding root is never right, so we refuse rather than drop. */
+	if (geteuid() == 0) {
+		fprintf(stderr, "timebridge-fcgi: refusing to run as root; run it as an unprivileged user "
+		    "(systemd User=, spawn-fcgi -u)\n");
+		return 1;
+	}
 	log_init("timebridge-fcgi", LOG_INFO);
 	if (config_load(cfgfile, CONFIG_NEED_SECRET, err, sizeof(err)) != 0) {
 		fprintf(stderr, "timebridge-fcgi: %s\n", err);

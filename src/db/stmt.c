@@ -710,7 +710,7 @@ static const char *const stmt_text[STMT__MAX] = {
 	    "AND (m.entry_id IS NOT NULL OR (te.server_deleted_at IS NULL "
 	    "AND coalesce(te.stop, now()) >= now() - make_interval(days => g.backfill_days))) "
 	    "AND coalesce(m.state, 'none') NOT IN ('pending', 'paused', 'retrying', 'error') "
-	    "ORDER BY te.start LIMIT $3::int",
+	    "ORDER BY te.updated_at DESC LIMIT $3::int",
 	/* The sync's one commit: the job's done mark (only while we hold its lease), what Google now has on the
 	 * entry, a refreshed access token ($10, NULL: none) and the end of a backoff ($12), then the lock goes.
 	 * The mirror row is guarded by the version read ($6): if the entry changed since, it stays pending, for

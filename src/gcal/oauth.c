@@ -16,7 +16,6 @@
 #include "util/log.h"
 
 #define HASH_LEN (2 * CRYPTO_SHA256_LEN + 1)
-#define STATE_KEEP_S 86400   /* expired states are kept a day so an expired link is told apart from a bogus one */
 
 void
 gcal_redirect_uri(struct buf *out)
@@ -71,7 +70,7 @@ gcal_oauth_start(struct db *db, const char *session_id, int64_t user_id, struct 
 		snprintf(err, errsz, "sealing the PKCE verifier");
 		goto out;
 	}
-	snprintf(keep, sizeof(keep), "%d", STATE_KEEP_S);
+	snprintf(keep, sizeof(keep), "%d", LIMIT_GOOGLE_STATE_KEEP_S);
 	if (DB_RUN(db, STMT_GOOGLE_STATE_PURGE, keep) != 0 ||
 	    DB_RUN(db, STMT_GOOGLE_STATE_INSERT, state_hash, session_hash, db_i64s(user_id, uid), sealed) != 0) {
 		snprintf(err, errsz, "database: %s", db->err);

@@ -13,8 +13,6 @@
 #include "util/log.h"
 #include "util/tbtime.h"
 
-#define VALIDATE_ROWS_MAX 50000   /* entries compared per run; the oldest beyond are left for the next */
-
 int
 gcal_validate_fanout(struct db *db)
 {
@@ -96,7 +94,7 @@ gcal_validate_user(struct gcal *g)
 	}
 	days = gcal_setting(g->db, GCAL_SETTING_VALIDATE_DAYS, GCAL_DEFAULT_VALIDATE_DAYS, 1, LIMIT_GOOGLE_DAYS_MAX);
 	snprintf(days_s, sizeof(days_s), "%ld", days);
-	snprintf(lim, sizeof(lim), "%d", VALIDATE_ROWS_MAX);
+	snprintf(lim, sizeof(lim), "%d", LIMIT_GOOGLE_VALIDATE_ROWS);
 	if ((rows = DB_EXEC(g->db, STMT_GOOGLE_VALIDATE_ROWS, db_i64s(g->user_id, uid), days_s, lim)) == NULL) {
 		gcal_error(g, "reading entries: %s", g->db->err);
 		goto out;

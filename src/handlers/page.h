@@ -43,8 +43,8 @@ void page_done(struct req *r, const char *location, enum page_flash kind, const 
 /* The flash cookie's value: base64url(kind digit + message) "." base64url(16 bytes of HMAC-SHA256 with the
  * CSRF key over "flash:" + the same). encode: 0, or -1 when out is too small. decode: 0 with *kind and msg
  * (NUL-terminated) set, or -1 for anything we did not write (bad MAC, bad base64, unknown kind, too long). */
-int page_flash_encode(enum page_flash kind, const char *msg, char *out, size_t outsz);
-int page_flash_decode(const char *cookie, enum page_flash *kind, char *msg, size_t msgsz);
+int page_flash_encode(enum page_flash kind, const char *msg, char *out, size_t outsz) __attribute__((warn_unused_result));
+int page_flash_decode(const char *cookie, enum page_flash *kind, char *msg, size_t msgsz) __attribute__((warn_unused_result));
 
 /*
  * The user a page shows or changes: the caller, or for an admin the user named by the parameter "user"
@@ -58,9 +58,9 @@ int64_t page_scope(struct req *r, int allow_all, int all_default);
 const char *page_scope_param(struct req *r, int64_t scope);
 
 /* A GET form choosing the scope (admins only; nothing for others), for the pages' headers. */
-int page_scope_form(struct tmpl_ctx *ctx, struct req *r, const char *action, int64_t scope, int allow_all);
+int page_scope_form(struct tmpl_ctx *ctx, struct req *r, const char *action, int64_t scope, int allow_all) __attribute__((warn_unused_result));
 /* The <option>s of every user (admins), with "All users" first when allow_all. */
-int page_user_options(struct tmpl_ctx *ctx, struct req *r, int64_t selected, int allow_all);
+int page_user_options(struct tmpl_ctx *ctx, struct req *r, int64_t selected, int allow_all) __attribute__((warn_unused_result));
 
 /* A row of any template: a text per key (indexed by the template's key enum; NULL writes nothing), and for
  * the keys without text an optional callback that nests what they need (badges, buttons). */
@@ -70,31 +70,31 @@ struct page_row {
 	tmpl_cb      nest;
 	void        *arg;
 };
-int page_row_cb(size_t key, struct tmpl_ctx *ctx, void *arg);
-int page_nest_row(struct tmpl_ctx *ctx, enum tmpl_id id, struct page_row *row);
+int page_row_cb(size_t key, struct tmpl_ctx *ctx, void *arg) __attribute__((warn_unused_result));
+int page_nest_row(struct tmpl_ctx *ctx, enum tmpl_id id, struct page_row *row) __attribute__((warn_unused_result));
 /* The same for a template whose values are all text: v[0..n). */
-int page_nest_values(struct tmpl_ctx *ctx, enum tmpl_id id, const char *const *v, size_t n);
+int page_nest_values(struct tmpl_ctx *ctx, enum tmpl_id id, const char *const *v, size_t n) __attribute__((warn_unused_result));
 
 /* Fragments, nested at a TEXT marker. Each returns 0 or -1 (the rendering then fails). */
-int page_badge(struct tmpl_ctx *ctx, const char *kind, const char *label);
-int page_muted(struct tmpl_ctx *ctx, const char *text);
-int page_form_error(struct tmpl_ctx *ctx, const char *message);   /* nothing when message is NULL */
-int page_option(struct tmpl_ctx *ctx, const char *value, const char *label, int selected);
-int page_empty_row(struct tmpl_ctx *ctx, const char *text);
-int page_link(struct tmpl_ctx *ctx, const char *href, const char *label, int current);
+int page_badge(struct tmpl_ctx *ctx, const char *kind, const char *label) __attribute__((warn_unused_result));
+int page_muted(struct tmpl_ctx *ctx, const char *text) __attribute__((warn_unused_result));
+int page_form_error(struct tmpl_ctx *ctx, const char *message) __attribute__((warn_unused_result));   /* nothing when message is NULL */
+int page_option(struct tmpl_ctx *ctx, const char *value, const char *label, int selected) __attribute__((warn_unused_result));
+int page_empty_row(struct tmpl_ctx *ctx, const char *text) __attribute__((warn_unused_result));
+int page_link(struct tmpl_ctx *ctx, const char *href, const char *label, int current) __attribute__((warn_unused_result));
 /* A one-button POST form with the CSRF token, the scope (uid, may be ""), where to come back to (back, a
  * local path, may be NULL) and one named value. kind is a button style: primary, secondary, ghost, danger
  * (danger asks for confirmation when JS runs, with title). */
 struct page_btn {
 	const char *action, *uid, *back, *name, *value, *label, *kind, *title;
 };
-int page_button(struct tmpl_ctx *ctx, struct req *r, const struct page_btn *b);
+int page_button(struct tmpl_ctx *ctx, struct req *r, const struct page_btn *b) __attribute__((warn_unused_result));
 /* The "back" field of a POST as a local path, else fallback. */
 const char *page_back(struct req *r, const char *fallback);
 /* A secret shown once (a new API token, a generated password). */
-int page_once(struct tmpl_ctx *ctx, const char *label, const char *value, const char *hint);
+int page_once(struct tmpl_ctx *ctx, const char *label, const char *value, const char *hint) __attribute__((warn_unused_result));
 /* Previous/next links of a list: base is the path with its query so far (ending in '?' or '&'). */
-int page_pager(struct tmpl_ctx *ctx, struct req *r, const char *base, long offset, long limit, long total);
+int page_pager(struct tmpl_ctx *ctx, struct req *r, const char *base, long offset, long limit, long total) __attribute__((warn_unused_result));
 
 /* The badge style of a job state, a mirror state, or a connection status. */
 const char *page_state_kind(const char *state);

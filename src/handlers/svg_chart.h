@@ -35,7 +35,7 @@ void svg_chart_acc_add(struct svg_chart_acc *a, int day, int64_t project, const 
 void svg_chart_finish(struct svg_chart_acc *a, struct svg_chart *c, int64_t first_day);
 
 /* Nest the chart (chart.html and its parts) and the legend rows (chart_legend.html). 0 or -1. */
-int svg_chart_render(struct tmpl_ctx *ctx, const struct svg_chart *c);
-int svg_chart_legend(struct tmpl_ctx *ctx, const struct svg_chart *c);
+int svg_chart_render(struct tmpl_ctx *ctx, const struct svg_chart *c) __attribute__((warn_unused_result));
+int svg_chart_legend(struct tmpl_ctx *ctx, const struct svg_chart *c) __attribute__((warn_unused_result));
 
 #endif

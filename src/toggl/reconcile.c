@@ -99,7 +99,9 @@ toggl_reconcile(struct toggl_sync *s, struct toggl_import_stats *st)
 		rc = TOGGL_RETRY;
 		goto out;
 	}
-	if (toggl_metadata_check(s->db, s->user_id, now - 1) < 0)
+	/* Entries changed since the last pull, by this pull or by webhooks, that name a project, client or tag
+	 * we do not know: one batched refresh. */
+	if (toggl_metadata_check(s->db, s->user_id, st->lo) < 0)
 		log_warn(s->ctx, "toggl: checking for unknown projects and tags: %s", s->db->err);
 	st->requests = s->api.requests;
 	st->quota_waits = s->api.waits;

@@ -108,6 +108,9 @@
 #define LIMIT_GOOGLE_RUNNING_MIN_S     60           /* a running entry's event lasts at least this long */
 #define LIMIT_GOOGLE_REFRESH_MIN_MAX   1440         /* running-entry refresh interval, minutes, 1..this */
 #define LIMIT_GOOGLE_BACKFILL_RATE_MAX 100          /* backfill syncs per second per user, 1..this */
+#define LIMIT_GOOGLE_VALIDATE_ROWS     50000        /* entries one validation compares, latest changed first */
+#define LIMIT_GOOGLE_STATE_KEEP_S      86400        /* expired OAuth states are purged after a day, so an
+                                                     * expired link is told apart from a bogus one */
 
 /* Grafana JSON API (issue 5: src/grafana/, src/handlers/h_grafana.c). */
 #define LIMIT_GRAFANA_STATEMENT_MS 5000           /* statement_timeout of every Grafana query → 504; well

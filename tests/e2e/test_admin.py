@@ -589,3 +589,16 @@ def test_a_forged_flash_cookie_is_ignored(site):
 def test_no_demo_banner_by_default(site):
     email, _ = site.user("nodemo")
     assert "Demo mode" not in site.web(email).get("/").text
+
+
+# ---- demo mode ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("toggl_url,why", [("https://api.track.toggl.com", "must be the local fake Toggl"),
+                                           ("http://127.0.0.1:1", "does not answer like the fake Toggl")])
+def test_demo_setup_touches_nothing_but_the_fakes(stack, db, toggl_url, why):
+    env = dict(stack.env, TIMEBRIDGE_TOGGL_URL=toggl_url)
+    before = db.sql("SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM toggl_accounts)")[0]
+    r = stack.app.run("timebridge", "demo", "setup", env=env)
+    assert r.returncode == 4, r.stdout + r.stderr
+    assert why in r.stderr
+    assert db.sql("SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM toggl_accounts)")[0] == before

@@ -2,6 +2,7 @@
 health and readiness (also while PostgreSQL is down), the error replies for a bad request line, an oversized
 body, malformed JSON and an unknown path, bad configuration at start, what the web servers pass to the app,
 Caddy, and two FastCGI processes plus two workers on one database."""
+import os
 import shutil
 import socket
 import subprocess
@@ -138,6 +139,15 @@ def test_bad_configuration_stops_with_one_line_naming_the_variable(stack, prog, 
     assert r.returncode != 0, f"{prog} started with a bad {variable}"
     assert len(lines) == 1, f"want one line on stderr, got:\n{r.stderr}"
     assert variable in lines[0]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to show that root is refused")
+@pytest.mark.parametrize("prog", ["timebridge-fcgi", "timebridge-worker"])
+def test_daemons_refuse_to_run_as_root(stack, prog):
+    r = subprocess.run([str(stack.build_dir / "src" / prog)], env=dict(stack.env), capture_output=True,
+                       text=True, timeout=20)
+    assert r.returncode != 0
+    assert "refusing to run as root" in r.stderr
 
 
 # ---- what the web servers hand the app (checked against a dummy FastCGI responder) -------------------

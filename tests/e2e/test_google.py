@@ -262,7 +262,11 @@ def bed():
     except harness.HarnessError as e:
         b.google.stop()
         pytest.fail(f"the stack did not start: {e}", pytrace=False)
+    # A failing test's report gets this stack's log tails too (conftest.py's hook).
+    live = getattr(sys.modules.get("conftest"), "_live_stacks", [])
+    live.append(b.stack)
     yield b
+    live.remove(b.stack)
     problems = b.stack.stop()
     b.google.stop()
     if problems:

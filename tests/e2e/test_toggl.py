@@ -393,6 +393,22 @@ def test_webhook_setup_failing_at_toggl_leaves_no_live_url(stack, db, fake):
     assert "[created]" in ok(cli(stack, "webhook", "setup", str(u.wid))).stdout
 
 
+def test_subscription_deleted_by_hand_in_toggl_is_recreated(stack, db, fake):
+    u = make_user(stack, db, fake, 16)
+    first = json.loads(ok(cli(stack, "webhook", "setup", str(u.wid), "--json")).stdout)
+    assert fake.api("DELETE", f"/webhooks/api/v1/subscriptions/{u.wid}/{first['subscription_id']}",
+                    u.token).status_code == 200
+    rows = json.loads(ok(cli(stack, "webhook", "status", str(u.wid), "--json")).stdout)
+    assert rows[0]["upstream"] == "missing" and "set it up again" in rows[0]["note"]
+    again = json.loads(ok(cli(stack, "webhook", "setup", str(u.wid), "--json")).stdout)
+    assert again["result"] == "created" and again["subscription_id"] != first["subscription_id"]
+    assert again["validated_at"]
+    assert db.sql("SELECT count(*) FROM webhook_subscriptions WHERE user_id = %s AND revoked_at IS NULL",
+                  u.uid)[0][0] == 1
+    assert db.sql("SELECT revoked_at IS NOT NULL FROM webhook_subscriptions WHERE subscription_id = %s",
+                  first["subscription_id"])[0][0]
+
+
 def test_webhook_jobs_for_the_admin_page(stack, db, fake):
     u = make_user(stack, db, fake, 5)
     job = int(ok(cli(stack, "jobs", "enqueue", "toggl.webhook_setup", json.dumps({"workspace_id": u.wid}),

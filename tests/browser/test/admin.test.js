@@ -205,11 +205,38 @@ describe('admin pages in chromium', () => {
 				const res = await page.goto(info.url + p);
 				assert.equal(res.status(), 200, `${p} answers 200`);
 				await screenshot(page, `${p === '/' ? 'dashboard' : p.slice(1)}-${width}`);
+				const a11y = await page.evaluate(() => ({
+					unlabeled: [...document.querySelectorAll('input:not([type=hidden]), select, textarea, button')]
+						.filter((el) => (el.tagName === 'BUTTON' ? !el.innerText.trim() && !el.getAttribute('aria-label')
+							: !(el.labels && el.labels.length) && !el.getAttribute('aria-label') &&
+							!el.getAttribute('aria-labelledby')) && el.offsetParent !== null)
+						.map((el) => el.outerHTML.slice(0, 100)),
+					h1: document.querySelectorAll('h1').length,
+					lang: document.documentElement.lang,
+					skip: !!document.querySelector('a.skip-link[href="#main"]'),
+				}));
+				assert.deepEqual(a11y.unlabeled, [], `${p}: every control has a label`);
+				assert.equal(a11y.h1, 1, `${p}: one h1`);
+				assert.ok(a11y.lang === 'en' && a11y.skip, `${p}: a language and a skip link`);
 				const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
 				assert.ok(overflow <= 1, `${p} at ${width} px does not scroll sideways (${overflow} px too wide)`);
 			}
 		}
 		await page.setViewportSize({ width: 1280, height: 900 });
+	});
+
+	it('can be driven from the keyboard: skip link, then brand, then the navigation in order', async () => {
+		await page.goto(info.url + '/jobs');
+		const order = [];
+		for (let i = 0; i < 5; i++) {
+			await page.keyboard.press('Tab');
+			order.push(await page.evaluate(() => document.activeElement.className || document.activeElement.textContent.trim()));
+		}
+		assert.deepEqual(order.slice(0, 5), ['skip-link', 'brand', 'Dashboard', 'Toggl', 'Google']);
+		await page.goto(info.url + '/jobs');
+		await page.keyboard.press('Tab');
+		await page.keyboard.press('Enter');
+		assert.equal(await page.evaluate(() => document.activeElement.id), 'main', 'the skip link lands on the content');
 	});
 
 	it('logs out', async () => {
