@@ -80,13 +80,18 @@ CREATE INDEX jobs_user ON jobs (user_id, state);
 CREATE UNIQUE INDEX jobs_dedupe ON jobs (kind, dedupe_key)
     WHERE dedupe_key IS NOT NULL AND state IN ('queued', 'failed', 'paused');
 
--- One notification per inserting statement: identical payloads in a transaction fold into one.
+-- One notification per inserting statement that added rows: identical payloads in a transaction fold
+-- into one. A statement that inserted nothing must not notify: a NOTIFY holds a database-wide lock through
+-- the commit, which would stop the commits of unrelated webhook deliveries from being grouped.
 CREATE FUNCTION jobs_notify() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM pg_notify('tb_jobs', '');
+    IF EXISTS (SELECT 1 FROM jobs_new_rows) THEN
+        PERFORM pg_notify('tb_jobs', '');
+    END IF;
     RETURN NULL;
 END $$;
-CREATE TRIGGER jobs_notify AFTER INSERT ON jobs FOR EACH STATEMENT EXECUTE FUNCTION jobs_notify();
+CREATE TRIGGER jobs_notify AFTER INSERT ON jobs REFERENCING NEW TABLE AS jobs_new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION jobs_notify();
 
 -- Cron-like schedules; a worker fires a due one by moving next_run_at in the same transaction as the
 -- job insert, under FOR UPDATE SKIP LOCKED, so each firing happens once across all workers.
