@@ -128,11 +128,13 @@ CREATE TRIGGER google_entries_updated AFTER UPDATE ON time_entries
     REFERENCING OLD TABLE AS google_old_rows NEW TABLE AS google_new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION google_entries_updated();
 
--- Every minute; the handlers decide from the settings (SYNC_VALIDATE_INTERVAL) and each user's
--- running_refresh_min what is due, so changing a setting needs no schedule change.
+-- Validation and running-entry refreshes reschedule themselves per user and per entry (a validation queues
+-- the next one SYNC_VALIDATE_INTERVAL minutes later; a sync of a running entry queues its next refresh
+-- running_refresh_min later), so an idle installation makes no job rows. These hourly schedules only
+-- catch what fell through (a chain broken by an outage, a setting made shorter).
 INSERT INTO schedules (name, kind, payload, cron, next_run_at) VALUES
-    ('google.validate', 'google.validate', '{}', '* * * * *', now()),
-    ('google.refresh_running', 'google.refresh_running', '{}', '* * * * *', now())
+    ('google.validate', 'google.validate', '{}', '17 * * * *', now()),
+    ('google.refresh_running', 'google.refresh_running', '{}', '47 * * * *', now())
 ON CONFLICT (name) DO NOTHING;
 
 -- Defaults, listed so the settings page shows them.

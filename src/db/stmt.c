@@ -626,10 +626,9 @@ static const char *const stmt_text[STMT__MAX] = {
 	    "AND NOT EXISTS (SELECT 1 FROM toggl_import_seen s WHERE s.run_id = $1::bigint AND s.entry_id = t.id) "
 	    "ORDER BY t.start LIMIT $6::int",
 	[STMT_TOGGL_IMPORT_SEEN_CLEAR] = "DELETE FROM toggl_import_seen WHERE run_id = $1::bigint",
-	/* A job that waited for a Toggl quota did not fail: give the attempt back ($1 job, $2 lease owner). */
-	[STMT_TOGGL_JOB_UNCOUNT] =
-	    "UPDATE jobs SET attempts = greatest(attempts - 1, 0) WHERE id = $1::bigint AND lease_owner = $2 "
-	    "AND state = 'running'",
+	/* The seen table fills in minutes, faster than autovacuum analyzes it: without fresh statistics the
+	 * planner takes it for empty and checks every entry against every seen row. */
+	[STMT_TOGGL_IMPORT_SEEN_ANALYZE] = "ANALYZE toggl_import_seen",
 #undef TG_TS
 
 	/* google (issue 4) */
@@ -712,7 +711,9 @@ static const char *const stmt_text[STMT__MAX] = {
 	    "AND coalesce(m.state, 'none') NOT IN ('pending', 'paused', 'retrying', 'error') "
 	    "ORDER BY te.updated_at DESC LIMIT $3::int",
 	/* The sync's one commit: the job's done mark (only while we hold its lease), what Google now has on the
-	 * entry, a refreshed access token ($10, NULL: none) and the end of a backoff ($12), then the lock goes.
+	 * entry, a refreshed access token ($10, NULL: none), the end of a backoff ($12), for a running entry
+	 * ($13) its next refresh (running_refresh_min from now, folded into any sync already queued), then the
+	 * lock goes.
 	 * The mirror row is guarded by the version read ($6): if the entry changed since, it stays pending, for
 	 * the newer job that change queued. Returns (done marks, the row's state, unlocked). */
 	[STMT_GOOGLE_SYNC_DONE] =
@@ -731,7 +732,13 @@ static const char *const stmt_text[STMT__MAX] = {
 	    "ELSE now() + make_interval(secs => $11::int) END, "
 	    "backoff_level = CASE WHEN $12::boolean THEN 0 ELSE backoff_level END, "
 	    "backoff_until = CASE WHEN $12::boolean THEN NULL ELSE backoff_until END, updated_at = now() "
-	    "WHERE user_id = $2::bigint AND ($10::text IS NOT NULL OR $12::boolean) AND EXISTS (SELECT 1 FROM j)) "
+	    "WHERE user_id = $2::bigint AND ($10::text IS NOT NULL OR $12::boolean) AND EXISTS (SELECT 1 FROM j)), "
+	    "r AS (INSERT INTO jobs (kind, payload, user_id, dedupe_key, run_after) "
+	    "SELECT 'google.sync_entry', jsonb_build_object('entry_id', $1::bigint, 'version', $6::bigint, "
+	    "'refresh', true), $2::bigint, ($1::bigint)::text, now() + make_interval(mins => g.running_refresh_min) "
+	    "FROM google_accounts g WHERE g.user_id = $2::bigint AND $13::boolean AND EXISTS (SELECT 1 FROM j) "
+	    "ON CONFLICT (kind, dedupe_key) WHERE dedupe_key IS NOT NULL AND state IN ('queued', 'failed', 'paused') "
+	    "DO UPDATE SET run_after = least(jobs.run_after, EXCLUDED.run_after), updated_at = now()) "
 	    "SELECT (SELECT count(*) FROM j), (SELECT state FROM m), pg_advisory_unlock(1952671587, hashint8($1::bigint))",
 	[STMT_GOOGLE_SYNC_UNLOCK] = "SELECT pg_advisory_unlock(1952671587, hashint8($1::bigint))",
 	[STMT_GOOGLE_MIRROR_FAIL] =
@@ -804,19 +811,20 @@ static const char *const stmt_text[STMT__MAX] = {
 	    "ON CONFLICT (kind, dedupe_key) WHERE dedupe_key IS NOT NULL AND state IN ('queued', 'failed', 'paused') "
 	    "DO UPDATE SET payload = EXCLUDED.payload, run_after = least(jobs.run_after, EXCLUDED.run_after), "
 	    "updated_at = now() RETURNING id",
-	/* validated_at is set when the validation is queued, so the minute schedule queues each user once per
-	 * interval (5 s of slack for the schedule's own drift). */
+	/* The catch-up: users whose last validation is more than an interval (and a minute of slack) old, i.e.
+	 * whose chain of validations broke. validated_at is set at queueing, so a user is queued once. */
 	[STMT_GOOGLE_VALIDATE_FANOUT] =
 	    "WITH due AS (UPDATE google_accounts SET validated_at = now() WHERE status = 'ok' "
 	    "AND calendar_id IS NOT NULL AND (validated_at IS NULL "
-	    "OR validated_at <= now() - make_interval(secs => $1::int * 60 - 5)) RETURNING user_id) "
+	    "OR validated_at <= now() - make_interval(secs => $1::int * 60 + 60)) RETURNING user_id) "
 	    "INSERT INTO jobs (kind, payload, user_id, dedupe_key) "
-	    "SELECT 'google.validate', jsonb_build_object('user_id', user_id), user_id, user_id::text FROM due "
+	    "SELECT 'google.validate', '{}'::jsonb, user_id, user_id::text FROM due "
 	    "ON CONFLICT (kind, dedupe_key) WHERE dedupe_key IS NOT NULL AND state IN ('queued', 'failed', 'paused') "
-	    "DO UPDATE SET updated_at = now() RETURNING id",
+	    "DO UPDATE SET run_after = least(jobs.run_after, EXCLUDED.run_after), updated_at = now() RETURNING id",
 	[STMT_GOOGLE_VALIDATE_STORE] =
-	    "UPDATE google_accounts SET validation = $2::jsonb WHERE user_id = $1::bigint",
-	/* Running entries whose event was last extended a refresh interval ago (5 s of slack, as above). */
+	    "UPDATE google_accounts SET validation = $2::jsonb, validated_at = now() WHERE user_id = $1::bigint",
+	/* The catch-up of running entries: those whose event was last extended more than a refresh interval
+	 * (and a minute of slack) ago, i.e. whose chain of refreshes broke. */
 	[STMT_GOOGLE_REFRESH_RUNNING] =
 	    "INSERT INTO jobs (kind, payload, user_id, dedupe_key) "
 	    "SELECT 'google.sync_entry', jsonb_build_object('entry_id', te.id, 'version', te.version, "
@@ -824,7 +832,7 @@ static const char *const stmt_text[STMT__MAX] = {
 	    "JOIN google_accounts g ON g.user_id = te.user_id AND g.status = 'ok' "
 	    "JOIN google_mirror m ON m.entry_id = te.id WHERE te.stop IS NULL AND te.server_deleted_at IS NULL "
 	    "AND m.state = 'synced' AND (m.synced_at IS NULL "
-	    "OR m.synced_at <= now() - make_interval(secs => g.running_refresh_min * 60 - 5)) "
+	    "OR m.synced_at <= now() - make_interval(secs => g.running_refresh_min * 60 + 60)) "
 	    "ON CONFLICT (kind, dedupe_key) WHERE dedupe_key IS NOT NULL AND state IN ('queued', 'failed', 'paused') "
 	    "DO UPDATE SET run_after = least(jobs.run_after, EXCLUDED.run_after), updated_at = now() RETURNING id",
 	/* A forced sync of one entry: validation found a difference, or someone asked. */
@@ -1160,7 +1168,7 @@ static const char *const stmt_text[STMT__MAX] = {
 	    "SELECT p.id, p.name, coalesce(w.name, '') FROM toggl_projects p "
 	    "LEFT JOIN toggl_workspaces w ON w.id = p.workspace_id WHERE NOT p.deleted AND ($1::bigint IS NULL "
 	    "OR w.user_id = $1::bigint OR p.workspace_id IN (SELECT workspace_id FROM webhook_subscriptions "
-	    "WHERE user_id = $1::bigint AND revoked_at IS NULL)) ORDER BY lower(p.name), p.id LIMIT 500",
+	    "WHERE user_id = $1::bigint AND revoked_at IS NULL)) ORDER BY lower(p.name), p.id LIMIT $2::int",
 	/* Of the ids $1 (an array literal), the live entries $2 (NULL: anyone) may resync. */
 	[STMT_ADMIN_ENTRY_OWNED] =
 	    "SELECT id, user_id, version FROM time_entries WHERE id = ANY ($1::bigint[]) "
@@ -1187,7 +1195,7 @@ static const char *const stmt_text[STMT__MAX] = {
 	    "SELECT r.since::text, r.until::text, r.state, r.fetched, r.inserted, r.updated, r.unchanged, r.deleted, "
 	    "r.last_error, " ADMIN_AGO("r.started_at") ", " ADMIN_TS("r.started_at", "$2") ", r.method, "
 	    "j.progress::text, j.state::text, r.cursor::text FROM toggl_import_runs r LEFT JOIN jobs j ON j.id = r.job_id "
-	    "WHERE r.user_id = $1::bigint ORDER BY r.id DESC LIMIT 5",
+	    "WHERE r.user_id = $1::bigint ORDER BY r.id DESC LIMIT $3::int",
 	/* The user's latest jobs of kinds LIKE $2. */
 	[STMT_ADMIN_USER_JOBS] =
 	    "SELECT j.id, j.kind, j.state::text, j.attempts, j.last_error, j.progress::text, " ADMIN_AGO("j.updated_at") ", "
@@ -1208,7 +1216,7 @@ static const char *const stmt_text[STMT__MAX] = {
 	    "UNION ALL SELECT 'workspace', ws.id, ws.name, ws.name FROM ws) "
 	[STMT_ADMIN_COLOR_REFS] =
 	    ADMIN_COLOR_REFS "SELECT kind, id, name, ws FROM refs "
-	    "ORDER BY array_position(ARRAY['tag', 'project', 'client', 'workspace'], kind), lower(name), id LIMIT 2000",
+	    "ORDER BY array_position(ARRAY['tag', 'project', 'client', 'workspace'], kind), lower(name), id LIMIT $2::int",
 	[STMT_ADMIN_COLOR_REF_OWNED] =
 	    ADMIN_COLOR_REFS "SELECT name FROM refs WHERE kind = $2 AND id = $3::bigint",
 #undef ADMIN_COLOR_REFS

@@ -113,6 +113,7 @@ gcal_calendar_ensure(struct gcal *g, const char *gone_id)
 	char uid[DB_I64_LEN];
 	const char *status, *cur, *name, *tz, *new_id, *summary;
 	int found, level, need_create;
+	long validate_min;
 
 	if ((found = gcal_account_load(g, &acct)) <= 0)
 		return found == 0 ? GCAL_OK : GCAL_RETRY;
@@ -126,6 +127,9 @@ gcal_calendar_ensure(struct gcal *g, const char *gone_id)
 	name = db_str(acct, 0, GA_CALENDAR_NAME);
 	tz = db_str(acct, 0, GA_TIME_ZONE);
 	level = (int)db_i64(acct, 0, GA_BACKOFF_LEVEL);
+	/* Validations reschedule themselves; a (re)connection or a new calendar starts the chain. */
+	validate_min = gcal_setting(g->db, GCAL_SETTING_VALIDATE_INTERVAL, GCAL_DEFAULT_VALIDATE_MIN, 1,
+	    LIMIT_GOOGLE_VALIDATE_MIN_MAX);
 	if (gone_id != NULL && cur != NULL && strcmp(cur, gone_id) != 0) {
 		res = GCAL_OK;   /* replaced already, by an earlier run of this job */
 		goto out;
@@ -156,6 +160,10 @@ gcal_calendar_ensure(struct gcal *g, const char *gone_id)
 	}
 	if (!need_create) {
 		(void)gcal_token_persist(g);
+		if (gcal_validate_queue(g->db, g->user_id, validate_min) != 0) {
+			gcal_error(g, "queueing the validation: %s", g->db->err);
+			goto out;
+		}
 		res = GCAL_OK;
 		goto out;
 	}
@@ -188,7 +196,7 @@ gcal_calendar_ensure(struct gcal *g, const char *gone_id)
 	    DB_RUN(g->db, STMT_GOOGLE_CALENDAR_SET, uid, new_id, tz) != 0 ||
 	    DB_RUN(g->db, STMT_GOOGLE_MIRROR_RESET, uid) != 0 ||
 	    db_job_enqueue(g->db, "google.backfill", "{\"reason\":\"new calendar\"}", g->user_id, uid, 0) < 0 ||
-	    gcal_token_persist(g) != 0) {
+	    gcal_validate_queue(g->db, g->user_id, validate_min) != 0 || gcal_token_persist(g) != 0) {
 		gcal_error(g, "recording the new calendar %s: %s", new_id, g->db->err);
 		db_rollback(g->db);
 		goto out;

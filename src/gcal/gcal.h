@@ -189,8 +189,9 @@ void gcal_uncount(struct gcal *g);
 /* mirror.c */
 /* The google.sync_entry job. force: call Google even if the mirror says synced (validation, CLI). */
 enum gcal_result gcal_sync_entry(struct gcal *g, int64_t entry_id, int force) __attribute__((warn_unused_result));
-/* google.refresh_running (scheduled): queue a sync of every running entry whose event was last extended
- * longer ago than its user's running_refresh_min. Returns the number queued, or -1. */
+/* google.refresh_running (the hourly catch-up schedule): queue a sync of every running entry whose event was
+ * last extended longer ago than its user's running_refresh_min (each sync of a running entry queues its next
+ * refresh itself; this restarts a chain that broke). Returns the number queued, or -1. */
 int  gcal_refresh_running(struct db *db) __attribute__((warn_unused_result));
 /* Queue a forced sync of one entry of user_id (validation, the CLI); why (may be NULL) is shown on the
  * entry meanwhile. 1 queued, 0 no such entry of that user, -1 on a database error. */
@@ -213,9 +214,12 @@ int  gcal_calendar_queue(struct db *db, int64_t user_id, const char *gone_id) __
 enum gcal_result gcal_backfill(struct gcal *g, int days, int force, long *queued) __attribute__((warn_unused_result));
 
 /* validate.c */
-/* google.validate without a user (scheduled every minute): queue a per-user validation for each connected
- * user whose last one is SYNC_VALIDATE_INTERVAL minutes old. Returns the number queued, or -1. */
+/* google.validate without a user (the hourly catch-up schedule): queue a validation for each connected
+ * user whose last one is more than SYNC_VALIDATE_INTERVAL minutes old (its chain broke). Returns the number
+ * queued, or -1. */
 int  gcal_validate_fanout(struct db *db) __attribute__((warn_unused_result));
+/* Queue a validation of user_id in minutes (deduplicated per user: an earlier one queued wins). 0 or -1. */
+int  gcal_validate_queue(struct db *db, int64_t user_id, long minutes) __attribute__((warn_unused_result));
 /* google.validate for g->user_id: compare the entries changed in the last SYNC_VALIDATE_DAYS days with their
  * events (existence, status, summary, start and end, colour); each difference queues a forced sync. The
  * counts are logged and stored in google_accounts.validation. */

@@ -560,7 +560,8 @@ commit_sync(struct gcal *g, const char *id, const char *uid, struct plan *p, int
 
 	r = DB_EXEC(g->db, STMT_GOOGLE_SYNC_DONE, id, uid, p->eid, p->cal, p->new_event_state,
 	    db_i64s(p->e.version, ver), p->new_state, db_i64s(g->job_id, job), g->owner, g->fresh_sealed,
-	    g->fresh_sealed ? db_i64s(g->fresh_ttl_s, ttl) : NULL, reset_backoff ? "true" : "false");
+	    g->fresh_sealed ? db_i64s(g->fresh_ttl_s, ttl) : NULL, reset_backoff ? "true" : "false",
+	    p->e.running && !p->e.deleted ? "true" : "false");
 	if (r == NULL) {
 		gcal_error(g, "recording entry %s: %s", id, g->db->err);
 		return GCAL_RETRY;

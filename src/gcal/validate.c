@@ -1,7 +1,8 @@
 /* validate.c: every SYNC_VALIDATE_INTERVAL minutes each user's calendar is compared with the entries changed
  * in the last SYNC_VALIDATE_DAYS days: existence, status, summary, start and end, colour. Events are read
  * with events.list (deleted ones included), a page of up to 2,500 per call, not one call per entry. Each
- * difference queues a forced sync of its entry; the counts are logged and kept for the admin pages. */
+ * difference queues a forced sync of its entry; the counts are logged and kept for the admin pages. Each
+ * validation queues the user's next one; an hourly schedule restarts a chain that broke. */
 #include "config.h"
 
 #include <inttypes.h>
@@ -21,7 +22,7 @@ gcal_validate_fanout(struct db *db)
 	int n;
 
 	snprintf(mins, sizeof(mins), "%ld", gcal_setting(db, GCAL_SETTING_VALIDATE_INTERVAL,
-	    GCAL_DEFAULT_VALIDATE_MIN, 1, 7 * 1440));
+	    GCAL_DEFAULT_VALIDATE_MIN, 1, LIMIT_GOOGLE_VALIDATE_MIN_MAX));
 	if ((r = DB_EXEC(db, STMT_GOOGLE_VALIDATE_FANOUT, mins)) == NULL)
 		return -1;
 	n = PQntuples(r);
@@ -70,6 +71,22 @@ list_events(struct gcal *g, const char *cal, const char *tmin, const char *tmax,
 	return ar;
 }
 
+int
+gcal_validate_queue(struct db *db, int64_t user_id, long minutes)
+{
+	char key[DB_I64_LEN];
+
+	return db_job_enqueue(db, "google.validate", "{}", user_id, db_i64s(user_id, key), minutes * 60.0) > 0 ? 0 : -1;
+}
+
+/* The next validation of this user, an interval from now (it reschedules itself; the hourly schedule only
+ * catches a broken chain). */
+static int
+queue_next(struct gcal *g, long minutes)
+{
+	return gcal_validate_queue(g->db, g->user_id, minutes);
+}
+
 enum gcal_result
 gcal_validate_user(struct gcal *g)
 {
@@ -83,7 +100,7 @@ gcal_validate_user(struct gcal *g)
 	const char *cal;
 	int64_t t0 = tb_mono_ms(), now, lo = INT64_MAX, hi = INT64_MIN;
 	char *text = NULL;
-	long days;
+	long days, interval;
 	int found, n, diff;
 
 	if ((found = gcal_account_load(g, &acct)) <= 0)
@@ -92,6 +109,8 @@ gcal_validate_user(struct gcal *g)
 		res = GCAL_OK;   /* nothing to compare with until it is connected and has a calendar */
 		goto out;
 	}
+	interval = gcal_setting(g->db, GCAL_SETTING_VALIDATE_INTERVAL, GCAL_DEFAULT_VALIDATE_MIN, 1,
+	    LIMIT_GOOGLE_VALIDATE_MIN_MAX);
 	days = gcal_setting(g->db, GCAL_SETTING_VALIDATE_DAYS, GCAL_DEFAULT_VALIDATE_DAYS, 1, LIMIT_GOOGLE_DAYS_MAX);
 	snprintf(days_s, sizeof(days_s), "%ld", days);
 	snprintf(lim, sizeof(lim), "%d", LIMIT_GOOGLE_VALIDATE_ROWS);
@@ -180,6 +199,8 @@ gcal_validate_user(struct gcal *g)
 	    "present, %ld syncs queued (%ld events in %ld pages, %" PRId64 " ms)", uid, checked, ok, missing, differ,
 	    present, queued, (long)json_object_size(map), pages, tb_mono_ms() - t0);
 	(void)gcal_token_persist(g);
+	if (queue_next(g, interval) != 0)
+		log_error(g->ctx, "validation: queueing the next one: %s", g->db->err);
 	if (failed > 0) {
 		gcal_error(g, "validation: %ld syncs could not be queued: %s", failed, g->db->err);
 		res = GCAL_RETRY;

@@ -210,7 +210,7 @@ void
 h_entries(struct req *r)
 {
 	struct entries_page p;
-	char uid[DB_I64_LEN], pid[DB_I64_LEN], lim[16], off[24];
+	char uid[DB_I64_LEN], pid[DB_I64_LEN], lim[16], off[24], opts[16];
 	const char *project = req_query(r, "project"), *state = req_query(r, "state"), *q = req_query(r, "q");
 	struct buf qs = BUF_INIT;
 	int64_t o = page_id(req_query(r, "offset"));
@@ -247,10 +247,11 @@ h_entries(struct req *r)
 	p.self = arena_printf(&r->arena, "%soffset=%ld", p.base, p.offset);
 	buf_free(&qs);
 	snprintf(lim, sizeof(lim), "%d", LIMIT_PAGE_ROWS);
+	snprintf(opts, sizeof(opts), "%d", LIMIT_OPTIONS_MAX);
 	snprintf(off, sizeof(off), "%ld", p.offset);
 	if ((p.rows = DB_EXEC(r->db, STMT_ADMIN_ENTRY_LIST, p.scope ? db_i64s(p.scope, uid) : NULL, p.q, p.from, p.to,
 	    p.project >= 0 ? db_i64s(p.project, pid) : NULL, p.state, r->user.time_zone, lim, off)) == NULL ||
-	    (p.projects = DB_EXEC(r->db, STMT_ADMIN_ENTRY_PROJECTS, p.scope ? uid : NULL)) == NULL) {
+	    (p.projects = DB_EXEC(r->db, STMT_ADMIN_ENTRY_PROJECTS, p.scope ? uid : NULL, opts)) == NULL) {
 		log_error(r->id, "entries: %s", r->db->err);
 		resp_error(r, 503, "The database is unavailable; try again in a moment.");
 		goto out;

@@ -298,14 +298,15 @@ google_cb(size_t key, struct tmpl_ctx *ctx, void *arg)
 static void
 show(struct req *r, int status, struct google_page *p)
 {
-	char def[16];
+	char def[16], opts[16];
 
 	p->r = r;
+	snprintf(opts, sizeof(opts), "%d", LIMIT_OPTIONS_MAX);
 	db_i64s(p->uid, p->uids);
 	if ((p->acct = DB_EXEC(r->db, STMT_ADMIN_GOOGLE_ACCOUNT, p->uids, r->user.time_zone)) == NULL ||
 	    (p->mirror = DB_EXEC(r->db, STMT_GOOGLE_MIRROR_COUNTS, p->uids)) == NULL ||
 	    (p->rules = DB_EXEC(r->db, STMT_GOOGLE_COLOR_RULE_LIST, p->uids)) == NULL ||
-	    (p->refs = DB_EXEC(r->db, STMT_ADMIN_COLOR_REFS, p->uids)) == NULL) {
+	    (p->refs = DB_EXEC(r->db, STMT_ADMIN_COLOR_REFS, p->uids, opts)) == NULL) {
 		log_error(r->id, "google page: %s", r->db->err);
 		resp_error(r, 503, "The database is unavailable; try again in a moment.");
 		goto out;

@@ -29,7 +29,7 @@ struct toggl_page {
 };
 
 struct card {
-	const char *badge_kind, *badge, *title, *detail, *href, *action;
+	const char *badge_kind, *badge, *title, *detail, *href, *action, *extra;
 };
 
 static int
@@ -37,7 +37,43 @@ card_nest(size_t key, struct tmpl_ctx *ctx, void *arg)
 {
 	const struct card *c = arg;
 
-	return key == TK_STATUS_BADGE ? page_badge(ctx, c->badge_kind, c->badge) : 0;
+	if (key == TK_STATUS_BADGE)
+		return page_badge(ctx, c->badge_kind, c->badge);
+	if (key == TK_STATUS_EXTRA)
+		return c->extra ? page_muted(ctx, c->extra) : 0;
+	return 0;
+}
+
+/* The quota budgets as one line for the card, or NULL. Arena-owned. */
+static const char *
+quota_text(struct toggl_page *p)
+{
+	struct buf b = BUF_INIT;
+	const char *out = NULL;
+
+	for (int i = 0; p->quota && i < PQntuples(p->quota); i++) {
+		PGresult *q = p->quota;
+		char when[48];
+		const char *org = db_str(q, i, 3), *plan = db_str(q, i, 4);
+		buf_puts(&b, b.len ? " · " : "Quota: ");
+		if (strcmp(db_str(q, i, 0), "user") == 0)
+			buf_puts(&b, "your own requests");
+		else
+			buf_printf(&b, "%s%s%s%s", org ? org : db_str(q, i, 0), plan ? " (" : "", plan ? plan : "",
+			    plan ? ")" : "");
+		if (db_i64(q, i, 2) <= 0)
+			buf_puts(&b, " renewed");
+		else if (db_i64(q, i, 1) < 0)
+			buf_puts(&b, " not limited");
+		else {
+			page_ago(when, sizeof(when), -db_i64(q, i, 2));
+			buf_printf(&b, " %" PRId64 " left, renews %s", db_i64(q, i, 1), when);
+		}
+	}
+	if (b.len)
+		out = arena_strdup(&p->r->arena, b.data);
+	buf_free(&b);
+	return out;
 }
 
 /* The connection, as the status card shows it. */
@@ -45,13 +81,15 @@ static int
 status_card(struct tmpl_ctx *ctx, struct toggl_page *p)
 {
 	struct card c = { "muted", "Not connected", "No Toggl account yet",
-		"Paste your API token to connect: a background job checks it and fetches your workspaces.", NULL, NULL };
+		"Paste your API token to connect: a background job checks it and fetches your workspaces.", NULL, NULL,
+		NULL };
 	PGresult *a = p->acct, *j = p->jobs;
 	struct page_row row;
 	char when[48];
 
 	c.href = arena_printf(&p->r->arena, "/jobs?user=%s", p->uids);
 	c.action = "Toggl jobs";
+	c.extra = quota_text(p);
 	/* The newest toggl.connect job says what is happening to a token just given. */
 	for (int i = 0; j && i < PQntuples(j); i++) {
 		const char *st = db_str(j, i, 2);
@@ -97,38 +135,6 @@ render:
 	row.nest = card_nest;
 	row.arg = &c;
 	return page_nest_row(ctx, TMPL_STATUS, &row);
-}
-
-/* The quota budgets as a muted line under the card. */
-static int
-quota_line(struct tmpl_ctx *ctx, struct toggl_page *p)
-{
-	struct buf b = BUF_INIT;
-	int rc = 0;
-
-	for (int i = 0; p->quota && i < PQntuples(p->quota); i++) {
-		PGresult *q = p->quota;
-		char when[48];
-		const char *org = db_str(q, i, 3), *plan = db_str(q, i, 4);
-		buf_puts(&b, b.len ? " · " : "Quota: ");
-		if (strcmp(db_str(q, i, 0), "user") == 0)
-			buf_puts(&b, "your own requests");
-		else
-			buf_printf(&b, "%s%s%s%s", org ? org : db_str(q, i, 0), plan ? " (" : "", plan ? plan : "",
-			    plan ? ")" : "");
-		if (db_i64(q, i, 2) <= 0)
-			buf_puts(&b, " renewed");
-		else if (db_i64(q, i, 1) < 0)
-			buf_puts(&b, " not limited");
-		else {
-			page_ago(when, sizeof(when), -db_i64(q, i, 2));
-			buf_printf(&b, " %" PRId64 " left, renews %s", db_i64(q, i, 1), when);
-		}
-	}
-	if (b.len)
-		rc = page_muted(ctx, b.data);
-	buf_free(&b);
-	return rc;
 }
 
 struct ws_row {
@@ -357,7 +363,7 @@ toggl_cb(size_t key, struct tmpl_ctx *ctx, void *arg)
 	case TK_TOGGL_STATUS:
 		return status_card(ctx, p);
 	case TK_TOGGL_QUOTA:
-		return quota_line(ctx, p);
+		return 0;   /* part of the status card */
 	case TK_TOGGL_TOKEN_STATE:
 		tmpl_put(ctx, PQntuples(p->acct) == 1 && db_bool(p->acct, 0, 10) ?
 		    "•••••••••••• (stored; paste a new one to replace it)" : "Paste your API token");
@@ -384,9 +390,11 @@ show(struct req *r, int status, struct toggl_page *p)
 {
 	const char *tz = r->user.time_zone;
 	int64_t today = tb_now_ms() / 86400000, y;
+	char recent[16];
 	int m, d;
 
 	p->r = r;
+	snprintf(recent, sizeof(recent), "%d", LIMIT_RECENT_ROWS);
 	db_i64s(p->uid, p->uids);
 	/* The import form suggests the last 90 days. */
 	tb_civil_from_days(today - 90, &y, &m, &d);
@@ -396,8 +404,8 @@ show(struct req *r, int status, struct toggl_page *p)
 	if ((p->acct = DB_EXEC(r->db, STMT_ADMIN_TOGGL_ACCOUNT, p->uids, tz)) == NULL ||
 	    (p->quota = DB_EXEC(r->db, STMT_ADMIN_TOGGL_QUOTA, p->uids)) == NULL ||
 	    (p->ws = DB_EXEC(r->db, STMT_ADMIN_WORKSPACES, p->uids, tz)) == NULL ||
-	    (p->imports = DB_EXEC(r->db, STMT_ADMIN_IMPORTS, p->uids, tz)) == NULL ||
-	    (p->jobs = DB_EXEC(r->db, STMT_ADMIN_USER_JOBS, p->uids, "toggl.%", tz, "8")) == NULL) {
+	    (p->imports = DB_EXEC(r->db, STMT_ADMIN_IMPORTS, p->uids, tz, recent)) == NULL ||
+	    (p->jobs = DB_EXEC(r->db, STMT_ADMIN_USER_JOBS, p->uids, "toggl.%", tz, recent)) == NULL) {
 		log_error(r->id, "toggl page: %s", r->db->err);
 		resp_error(r, 503, "The database is unavailable; try again in a moment.");
 		goto out;

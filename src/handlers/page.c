@@ -18,8 +18,7 @@
 #include "util/log.h"
 
 #define FLASH_COOKIE    "tb_flash"
-#define FLASH_MAC_BYTES 16
-#define FLASH_TTL_S     120              /* a message nobody came back for is dropped */
+#define FLASH_MAC_BYTES 16               /* of the HMAC: forging stays out of reach, the cookie short */
 
 struct nav_def {
 	const char *href;
@@ -215,6 +214,9 @@ page_pager(struct tmpl_ctx *ctx, struct req *r, const char *base, long offset, l
 	struct pager p = { r, base, offset, limit, total };
 	const struct tmpl *t = templates_get(TMPL_PAGER);
 
+	/* One page holds it all: no pager. */
+	if (offset <= 0 && total <= limit)
+		return 0;
 	return t ? tmpl_nest(ctx, t, pager_cb, &p) : -1;
 }
 
@@ -416,7 +418,7 @@ flash_mac(const char *payload, size_t len, unsigned char mac[CRYPTO_SHA256_LEN])
 int
 page_flash_encode(enum page_flash kind, const char *msg, char *out, size_t outsz)
 {
-	char payload[PAGE_FLASH_MAX + 2], macenc[64];
+	char payload[LIMIT_FLASH_MAX + 2], macenc[64];
 	unsigned char mac[CRYPTO_SHA256_LEN];
 	size_t len;
 	long n;
@@ -425,9 +427,9 @@ page_flash_encode(enum page_flash kind, const char *msg, char *out, size_t outsz
 		return -1;
 	payload[0] = (char)('0' + (int)kind);
 	len = strlen(msg);
-	if (len > PAGE_FLASH_MAX) {
+	if (len > LIMIT_FLASH_MAX) {
 		/* A cut message ends on a character boundary, so the page never shows a broken one. */
-		len = PAGE_FLASH_MAX;
+		len = LIMIT_FLASH_MAX;
 		while (len > 0 && ((unsigned char)msg[len] & 0xc0) == 0x80)
 			len--;
 	}
@@ -446,7 +448,7 @@ page_flash_encode(enum page_flash kind, const char *msg, char *out, size_t outsz
 int
 page_flash_decode(const char *cookie, enum page_flash *kind, char *msg, size_t msgsz)
 {
-	unsigned char dec[PAGE_FLASH_MAX + 8], mac[CRYPTO_SHA256_LEN], sent[FLASH_MAC_BYTES + 4];
+	unsigned char dec[LIMIT_FLASH_MAX + 8], mac[CRYPTO_SHA256_LEN], sent[FLASH_MAC_BYTES + 4];
 	const char *dot;
 	long n, m;
 
@@ -469,14 +471,14 @@ page_flash_decode(const char *cookie, enum page_flash *kind, char *msg, size_t m
 void
 page_done(struct req *r, const char *location, enum page_flash kind, const char *fmt, ...)
 {
-	char msg[PAGE_FLASH_MAX + 1], cookie[(PAGE_FLASH_MAX + 2) * 4 / 3 + 64];
+	char msg[LIMIT_FLASH_MAX + 1], cookie[(LIMIT_FLASH_MAX + 2) * 4 / 3 + 64];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (page_flash_encode(kind, msg, cookie, sizeof(cookie)) == 0)
-		resp_cookie(r, FLASH_COOKIE, cookie, FLASH_TTL_S, 1);
+		resp_cookie(r, FLASH_COOKIE, cookie, LIMIT_FLASH_TTL_S, 1);
 	resp_redirect(r, 303, location);
 }
 
@@ -484,7 +486,7 @@ page_done(struct req *r, const char *location, enum page_flash kind, const char 
 static const char *
 flash_read(struct req *r, enum page_flash *kind)
 {
-	char msg[PAGE_FLASH_MAX + 1];
+	char msg[LIMIT_FLASH_MAX + 1];
 
 	if (page_flash_decode(req_cookie(r, FLASH_COOKIE), kind, msg, sizeof(msg)) != 0)
 		return NULL;

@@ -25,7 +25,6 @@ enum page_nav {
 };
 
 enum page_flash { PAGE_FLASH_OK = 0, PAGE_FLASH_INFO, PAGE_FLASH_ERROR };
-#define PAGE_FLASH_MAX 400   /* bytes of a flash message; longer ones are cut on a character boundary */
 
 /*
  * Answer status with the page: body (a template of templates.h) rendered by cb/arg inside the layout.

@@ -548,6 +548,8 @@ verify_unseen(struct toggl_sync *s, const struct toggl_import_opts *o, struct ru
 	if (from >= to)
 		return TOGGL_OK;
 	snprintf(lim, sizeof(lim), "%d", LIMIT_TOGGL_VERIFY_MAX + 1);
+	if (DB_RUN0(s->db, STMT_TOGGL_IMPORT_SEEN_ANALYZE) != 0)
+		log_warn(s->ctx, "toggl: analyzing the seen entries: %s", s->db->err);
 	if ((r = DB_EXEC(s->db, STMT_TOGGL_IMPORT_UNSEEN, db_i64s(run->id, id), db_i64s(s->user_id, uid),
 	        db_i64s(s->toggl_user_id, tuid), db_i64s(from, lo), db_i64s(to, hi), lim, reports ? wids : NULL,
 	        reports ? "false" : "true")) == NULL) {

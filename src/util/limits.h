@@ -109,6 +109,7 @@
 #define LIMIT_GOOGLE_REFRESH_MIN_MAX   1440         /* running-entry refresh interval, minutes, 1..this */
 #define LIMIT_GOOGLE_BACKFILL_RATE_MAX 100          /* backfill syncs per second per user, 1..this */
 #define LIMIT_GOOGLE_VALIDATE_ROWS     50000        /* entries one validation compares, latest changed first */
+#define LIMIT_GOOGLE_VALIDATE_MIN_MAX  (7 * 1440)   /* SYNC_VALIDATE_INTERVAL, minutes, 1..this */
 #define LIMIT_GOOGLE_STATE_KEEP_S      86400        /* expired OAuth states are purged after a day, so an
                                                      * expired link is told apart from a bogus one */
 
@@ -140,7 +141,10 @@
 #define LIMIT_SELECTION_MAX       200             /* ids in one "resync selected" → 400 */
 #define LIMIT_SEARCH_MAX          200             /* bytes of a search string → 400 */
 #define LIMIT_TOKEN_NAME_MAX      100             /* an API token's name → 400 */
-#define LIMIT_FLASH_ARG_MAX       120             /* bytes of the detail carried by a flash message */
+#define LIMIT_FLASH_MAX           400             /* bytes of a flash message; longer ones are cut */
+#define LIMIT_FLASH_TTL_S         120             /* a flash message nobody came back for is dropped */
+#define LIMIT_OPTIONS_MAX         500             /* choices offered in one <select> (projects, rule targets) */
+#define LIMIT_RECENT_ROWS         8               /* latest jobs and imports shown on the Toggl page */
 #define LIMIT_CHART_DAYS          30              /* the dashboard chart's span */
 #define LIMIT_CHART_PROJECTS      8               /* projects named in the chart; the rest are "Other" */
 #define LIMIT_IMPORT_DAYS_MAX     (10 * 366)      /* an import range from the admin page → 400 */

@@ -1,7 +1,7 @@
 /* job_toggl.c: the toggl.* job kinds: connect (verify a token the admin page stored), metadata, webhook
  * setup and removal, history import (with progress) and reconciliation. Each opens the user's Toggl
  * session, runs one operation of src/toggl/ and maps the outcome: transient (quota, 429, 5xx) -> retry
- * after the delay Toggl implies, and a quota or 429 wait does not use up an attempt; a refused token ->
+ * after the delay Toggl implies, and a quota or 429 wait is deferred (no attempt used up); a refused token ->
  * paused until the user sets a new one; a paid feature, a rejected request -> dead with the reason. */
 #include "config.h"
 
@@ -72,7 +72,6 @@ run(struct job *job, enum op op)
 	enum toggl_rc rc;
 	enum job_result res;
 	json_t *wid_v = json_object_get(job->payload, "workspace_id"), *out = NULL;
-	char owner_id[DB_I64_LEN];
 	int64_t today = tb_now_ms() / 1000 / 86400 * 86400;
 	int opened = 0;
 
@@ -141,11 +140,7 @@ map:
 		job_error(job, "%s", s.err);
 		job->retry_after_s = s.retry_after_s;
 		/* Waiting for a quota reset or a 429 backoff is not a failed attempt. */
-		if (s.quota_wait && DB_RUN(job->db, STMT_TOGGL_JOB_UNCOUNT, db_i64s(job->id, owner_id), job->owner) != 0)
-			log_warn(job->ctx, "%s: %s", job->kind, job->db->err);
-		else if (s.quota_wait && job->attempts > 0)
-			job->attempts--;
-		res = JOB_RETRY;
+		res = s.quota_wait && s.retry_after_s > 0 ? JOB_DEFER : JOB_RETRY;
 		break;
 	case TOGGL_CONFLICT:
 		job_error(job, "%s", s.err);

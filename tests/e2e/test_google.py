@@ -568,6 +568,12 @@ def test_server_errors_are_retried(bed, alice):
     assert bed.google.event(gmail, eid, cal)["status"] == "confirmed"
 
 
+def refresh_job(bed, eid):
+    r = bed.sql("SELECT id, extract(epoch FROM run_after - now()), payload->>'refresh' FROM jobs "
+                "WHERE kind = 'google.sync_entry' AND dedupe_key = %s AND state = 'queued'", str(eid))
+    return r[0] if r else None
+
+
 def test_running_entry_is_grey_extended_then_stopped(bed, alice):
     uid, cal, gmail = alice
     bed.sql("INSERT INTO google_color_rules (user_id, kind, ref_id, color_id) VALUES (%s, 'tag', 901, 4)", uid)
@@ -577,25 +583,33 @@ def test_running_entry_is_grey_extended_then_stopped(bed, alice):
     bed.synced(eid)
     ev = bed.google.event(gmail, eid, cal)
     assert ev["colorId"] == "8"
-    end = utc(parse_time(ev["end"]["dateTime"]))
-    assert end == start + timedelta(minutes=1)
-    # The scheduled refresh: due once the event was last extended a refresh interval ago.
-    bed.sql("UPDATE google_accounts SET running_refresh_min = 1 WHERE user_id = %s", uid)
-    bed.sql("UPDATE google_mirror SET synced_at = now() - interval '2 minutes' WHERE entry_id = %s", eid)
-    bed.sql("UPDATE time_entries SET start = start - interval '30 minutes' WHERE id = %s", eid)  # no version bump
+    assert utc(parse_time(ev["end"]["dateTime"])) == start + timedelta(minutes=1)
+    # The sync queued the next refresh itself, running_refresh_min (5) from now.
+    job = wait_until(lambda: refresh_job(bed, eid), 10, "the next refresh queued")
+    assert 4 * 60 < float(job[1]) <= 5 * 60 and job[2] == "true"
+    # Due now (as if 5 minutes had passed; the entry started half an hour ago, without a version change):
+    bed.sql("UPDATE time_entries SET start = start - interval '30 minutes' WHERE id = %s", eid)
     seq = bed.google.log_seq()
-    bed.cli("jobs", "enqueue", "google.refresh_running")
+    bed.sql("UPDATE jobs SET run_after = now() WHERE id = %s", job[0])
     wait_until(lambda: [r for r in bed.google.log(seq) if r["event_id"] == event_id(eid)], 20, "the refresh")
-    bed.idle(uid)
+    bed.synced(eid)
     ev = bed.google.event(gmail, eid, cal)
     assert utc(parse_time(ev["end"]["dateTime"])) >= datetime.now(timezone.utc) - timedelta(seconds=10)
-    # Stopped: the real end, and the colour of its rules.
+    assert wait_until(lambda: refresh_job(bed, eid), 10, "the next refresh queued again")
+    # A broken chain (the queued refresh lost) is caught by the hourly google.refresh_running.
+    bed.sql("DELETE FROM jobs WHERE kind = 'google.sync_entry' AND dedupe_key = %s AND state = 'queued'", str(eid))
+    bed.sql("UPDATE google_mirror SET synced_at = now() - interval '7 minutes' WHERE entry_id = %s", eid)
+    seq = bed.google.log_seq()
+    bed.cli("jobs", "enqueue", "google.refresh_running")
+    wait_until(lambda: [r for r in bed.google.log(seq) if r["event_id"] == event_id(eid)], 20, "the catch-up")
+    # Stopped: the real end, the colour of its rules, and no more refreshes.
     stop = datetime.now(timezone.utc).replace(microsecond=0)
     bed.put(uid, eid, start - timedelta(minutes=30), stop, description="running", tags=("x",), tag_ids=(901,))
     bed.synced(eid)
     ev = bed.google.event(gmail, eid, cal)
     assert utc(parse_time(ev["end"]["dateTime"])) == stop and ev["colorId"] == "4"
-    bed.sql("UPDATE google_accounts SET running_refresh_min = 5 WHERE user_id = %s", uid)
+    bed.idle(uid)
+    assert refresh_job(bed, eid) is None
 
 
 def test_colour_rules_tag_then_project_then_client_then_workspace(bed, alice):
@@ -747,6 +761,7 @@ def test_renamed_calendar_is_patched(bed, alice):
 # ---- validation ----------------------------------------------------------------------------------------
 
 def validate_now(bed, email, uid):
+    """Run the user's validation now, through the catch-up fan-out (the way the hourly schedule does)."""
     bed.sql("UPDATE google_accounts SET validated_at = NULL WHERE user_id = %s", uid)
     before = bed.account(uid)["validation"]
     bed.cli("jobs", "enqueue", "google.validate")
@@ -789,15 +804,29 @@ def test_validation_puts_back_events_deleted_or_edited_by_hand(bed):
     wait_until(lambda: bed.google.event(gmail, es[4], cal)["status"] == "cancelled", 20, "cancelled again")
 
 
-def test_validation_schedule_runs_by_itself_at_the_interval(bed):
+def test_validation_reschedules_itself_at_the_interval(bed):
     uid, cal = bed.connected("sched@example.com", "sched.g@example.com")
-    bed.sql("UPDATE settings SET value = '1' WHERE key = 'SYNC_VALIDATE_INTERVAL'")
+
+    def queued():
+        r = bed.sql("SELECT id, extract(epoch FROM run_after - now()) FROM jobs WHERE user_id = %s "
+                    "AND kind = 'google.validate' AND state = 'queued'", uid)
+        return r[0] if r else None
+    # Connecting started the chain: the first validation SYNC_VALIDATE_INTERVAL (10) minutes out.
+    job = wait_until(queued, 10, "a queued validation")
+    assert 9 * 60 < float(job[1]) <= 10 * 60
+    assert bed.account(uid)["validation"] is None
+    bed.sql("UPDATE settings SET value = '3' WHERE key = 'SYNC_VALIDATE_INTERVAL'")
     try:
-        bed.sql("UPDATE google_accounts SET validated_at = now() - interval '2 minutes' WHERE user_id = %s", uid)
-        # The minute schedule fires it: at most a minute away.
-        wait_until(lambda: bed.account(uid)["validation"], 75, "a scheduled validation", interval=0.5)
+        bed.sql("UPDATE jobs SET run_after = now() WHERE id = %s", job[0])       # as if the time had come
+        wait_until(lambda: bed.account(uid)["validation"], 20, "the validation")
+        nxt = wait_until(lambda: (lambda q: q if q and q[0] != job[0] else None)(queued()), 10, "the next one")
+        assert 2 * 60 < float(nxt[1]) <= 3 * 60                                  # the setting, read each time
     finally:
         bed.sql("UPDATE settings SET value = '10' WHERE key = 'SYNC_VALIDATE_INTERVAL'")
+    # The hourly catch-up leaves a user whose chain is alive alone.
+    bed.cli("jobs", "enqueue", "google.validate")
+    time.sleep(1)
+    assert queued()[0] == nxt[0] and 2 * 60 < float(queued()[1]) <= 3 * 60
 
 
 # ---- crashes and races ---------------------------------------------------------------------------------
