@@ -199,9 +199,11 @@ class Bed:
         return dict(zip(("status", "detail", "scopes", "backoff_until", "backoff_level", "validation"), r[0]))
 
     def idle(self, uid, timeout=30):
-        """No google job of the user is queued, running or failing (paused ones wait on purpose)."""
+        """No google job of the user is running or due within half a minute (paused ones wait on purpose, and
+        the self-rescheduled validation and refreshes are minutes away)."""
         wait_until(lambda: not self.sql("SELECT 1 FROM jobs WHERE user_id = %s AND kind LIKE 'google.%%' "
-                                        "AND state IN ('queued', 'running', 'failed')", uid),
+                                        "AND (state = 'running' OR (state IN ('queued', 'failed') "
+                                        "AND run_after < now() + interval '30 seconds'))", uid),
                    timeout, f"user {uid}'s google jobs to finish")
 
     # ---- entries, written the way the Toggl side writes them ----
