@@ -17,12 +17,10 @@ import argparse
 import hashlib
 import hmac
 import http.client
-import importlib.util
 import itertools
 import json
 import os
 import statistics
-import subprocess
 import sys
 import threading
 import time

@@ -93,14 +93,21 @@ CREATE FUNCTION google_queue_entries(ids bigint[]) RETURNS void LANGUAGE sql AS 
         ON CONFLICT (entry_id) DO UPDATE SET state = EXCLUDED.state, queued_version = EXCLUDED.queued_version,
             updated_at = now()
     )
-    INSERT INTO jobs (kind, payload, user_id, dedupe_key, state, run_after)
-    SELECT 'google.sync_entry', jsonb_build_object('entry_id', id, 'version', version), user_id, id::text,
-           (CASE WHEN status = 'ok' THEN 'queued' ELSE 'paused' END)::job_state,
-           greatest(now(), coalesce(backoff_until, now()))
-    FROM c
-    ON CONFLICT (kind, dedupe_key) WHERE dedupe_key IS NOT NULL AND state IN ('queued', 'failed', 'paused')
-    DO UPDATE SET payload = EXCLUDED.payload, run_after = least(jobs.run_after, EXCLUDED.run_after),
-        updated_at = now();
+    , queued AS (
+        INSERT INTO jobs (kind, payload, user_id, dedupe_key, state, run_after)
+        SELECT 'google.sync_entry', jsonb_build_object('entry_id', id, 'version', version), user_id, id::text,
+               (CASE WHEN status = 'ok' THEN 'queued' ELSE 'paused' END)::job_state,
+               greatest(now(), coalesce(backoff_until, now()))
+        FROM c
+        ON CONFLICT (kind, dedupe_key) WHERE dedupe_key IS NOT NULL AND state IN ('queued', 'failed', 'paused')
+        DO UPDATE SET payload = EXCLUDED.payload, run_after = least(jobs.run_after, EXCLUDED.run_after),
+            updated_at = now()
+        RETURNING 1
+    )
+    -- jobs_notify wakes the workers for inserted rows only; a change folded into a job that was waiting (a
+    -- running entry's next refresh, a retry's backoff) must wake them too. Nothing queued: no NOTIFY (it
+    -- serialises commits).
+    SELECT pg_notify('tb_jobs', '') FROM (SELECT 1 FROM queued LIMIT 1) q;
 $$;
 
 -- Statement-level with transition tables: an import of 25,000 rows costs one set-based pass, not 25,000.

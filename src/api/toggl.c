@@ -397,7 +397,7 @@ call_once(struct api_toggl *t, const char *method, const char *url, const char *
 	enum http_err he;
 	json_error_t jerr;
 	json_t *j = NULL;
-	long rem, resets;
+	long rem = 0, resets = 0;   /* set when has_quota; initialised for the compiler's sake */
 	int has_quota;
 	char text[LIMIT_TOGGL_ERROR_TEXT * 4 + 8];
 

@@ -14,6 +14,9 @@
  * - Rate and quota errors back off the whole user (google_accounts.backoff_until), without using up the
  *   jobs' attempts. invalid_grant marks the connection needs_reconnect and pauses the user's google jobs;
  *   the OAuth callback of a reconnect resumes them.
+ * - Validations and running-entry refreshes reschedule themselves (a validation queues the user's next one,
+ *   a sync of a running entry its next refresh), so nothing runs for users without Google; the hourly
+ *   google.validate and google.refresh_running schedules only restart a chain that broke.
  */
 #ifndef TB_GCAL_H
 #define TB_GCAL_H

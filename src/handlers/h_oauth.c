@@ -36,7 +36,7 @@ page(struct req *r, int status, const char *title, const char *message, const ch
 	    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
 	    "<link rel=\"stylesheet\" href=\"/static/app.css\"><title>");
 	html_txt(b, title);
-	html_raw(b, " · timebridge</title></head><body class=\"oauth-page\"><main class=\"card\"><h1>");
+	html_raw(b, " · timebridge</title></head><body class=\"error-page oauth-page\"><main class=\"card\"><h1>");
 	html_txt(b, title);
 	html_raw(b, "</h1><p id=\"message\">");
 	html_txt(b, message);
@@ -48,7 +48,10 @@ page(struct req *r, int status, const char *title, const char *message, const ch
 	}
 	html_raw(b, "<p class=\"actions\">");
 	for (size_t i = 0; i < nlinks; i++) {
-		html_raw(b, "<a class=\"button\" href=\"");
+		if (i == 0)
+			html_raw(b, "<a class=\"btn btn-primary\" href=\"");
+		else
+			html_raw(b, "<a class=\"btn btn-secondary\" href=\"");
 		html_url(b, links[i].href);
 		html_raw(b, "\">");
 		html_txt(b, links[i].text);

@@ -9,7 +9,8 @@
  * One database round trip per event in the steady state: the token → subscription lookup (with the opened
  * signing secret) is cached per process for LIMIT_WEBHOOK_CACHE_TTL_MS, and the event is one statement
  * (see the webhook block of stmt.c) that re-checks the subscription is live, deduplicates, applies and
- * records the raw body, in one implicit transaction. No outbound call ever happens here.
+ * records the raw body, in one implicit transaction; an entry naming a project or tag we do not know
+ * queues the batched metadata refresh in that same statement. No outbound call ever happens here.
  *
  * Deliberate non-checks: the envelope's `timestamp` (Toggl suggests refusing stale ones) is only
  * recorded, because deliveries retried after an outage of ours would otherwise be refused and lost; and
@@ -262,8 +263,8 @@ reply_validation(struct req *r, const char *code)
 	buf_puts(&r->out, "\"}");
 }
 
-/* Text parameters of one event statement. Up to 20 ($1..$20); see stmt.c. */
-#define NPARAM_MAX 20
+/* Text parameters of one event statement. Up to 21 ($1..$21); see stmt.c. */
+#define NPARAM_MAX 21
 struct params {
 	const char *v[NPARAM_MAX];
 	int         n;
@@ -421,6 +422,8 @@ entry_params(struct params *p, const struct toggl_webhook *ev, int deleted, stru
 	p_json(p, e->tag_ids);                                /* $18 */
 	p_str(p, e->at);                                      /* $19 */
 	p_str(p, deleted_at);                                 /* $20 */
+	if (!deleted)
+		p_i64(p, 1, LIMIT_TOGGL_METADATA_DELAY_S);        /* $21: the upsert's metadata request */
 	return deleted;
 }
 

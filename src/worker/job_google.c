@@ -65,10 +65,10 @@ finish(struct job *job, struct gcal *g, enum gcal_result res)
 		db_rollback(job->db);
 	if (out != JOB_OK && job->err[0] == '\0')
 		job_error(job, "%s", g->err[0] ? g->err : "google: failed without saying why");
-	/* An attempt given back in the database is given back here too, so the runner does not call the job
-	 * dead on what it still counts as its last attempt. */
-	if (g->uncounted && job->attempts > 0)
-		job->attempts--;
+	/* An attempt given back in the database must not make the runner call the job dead on what it still
+	 * counts as the last attempt. */
+	if (g->uncounted && job->attempts >= job->max_attempts)
+		job->attempts = job->max_attempts - 1;
 	if (out == JOB_RETRY)
 		job->retry_after_s = g->retry_after_s;
 	gcal_done(g);

@@ -304,6 +304,17 @@ def test_webhook_setup_creates_validates_and_receives(stack, db, fake, ann):
     wait_for(lambda: db.sql("SELECT description FROM time_entries WHERE id = %s", e["id"]), what="delivery stored")
 
 
+def test_webhook_setup_on_a_paid_plan_also_subscribes_to_tags(stack, db, fake):
+    u = make_user(stack, db, fake, 17, plan="starter")
+    assert fake.api("GET", f"/webhooks/api/v1/limits/{u.wid}", u.token).json()["max_events_per_webhook"] > 3
+    out = json.loads(ok(cli(stack, "webhook", "setup", str(u.wid), "--json")).stdout)
+    assert out["result"] == "created" and out["validated_at"]
+    assert our_sub(fake, u.wid)["event_filters"] == [
+        {"entity": "time_entry", "action": "*"}, {"entity": "project", "action": "*"},
+        {"entity": "client", "action": "*"}, {"entity": "tag", "action": "*"}]
+    ok(cli(stack, "webhook", "remove", str(u.wid)))
+
+
 def test_webhook_setup_twice_changes_nothing(stack, db, fake, ann):
     before = our_sub(fake, ann.wid)
     mark = fake.request_mark()
@@ -724,3 +735,23 @@ def test_unknown_project_in_entries_triggers_one_batched_metadata_refresh(stack,
     wait_for(lambda: db.sql("SELECT state FROM jobs WHERE id = %s", jobs[0][0])[0][0] == "done", timeout=60,
              what="metadata job")
     assert db.sql("SELECT name FROM toggl_projects WHERE id = %s", project["id"])[0][0] == "Started after connecting"
+
+
+def test_import_naming_unknown_metadata_queues_one_batched_refresh(stack, db, fake):
+    u = make_user(stack, db, fake, 18, entries=[{"count": 400, "start": "2024-04-01", "end": "2024-04-30",
+                                                 "seed": 18}])
+    # The names are lost here, and the import's own refresh cannot reach this workspace's projects (a 403
+    # while the token works: the workspace is skipped), so the entries it stores name unknown ids.
+    db.sql("DELETE FROM toggl_projects WHERE workspace_id = %s", u.wid)
+    db.sql("DELETE FROM toggl_tags WHERE workspace_id = %s", u.wid)
+    fake.fail(403, path_prefix=f"/api/v9/workspaces/{u.wid}/projects")
+    t0 = db.sql("SELECT now()")[0][0]
+    s = summary(ok(cli(stack, "import", u.email, "--since", "2024-04-01", "--until", "2024-04-30", "--json")))
+    assert s["inserted"] == 400
+    jobs = db.sql("SELECT id, dedupe_key FROM jobs WHERE kind = 'toggl.metadata' AND user_id = %s AND created_at >= %s",
+                  u.uid, t0)
+    assert [k for _, k in jobs] == [f"toggl.metadata:{u.uid}"]   # 400 entries, one refresh
+    wait_for(lambda: db.sql("SELECT state FROM jobs WHERE id = %s", jobs[0][0])[0][0] == "done", timeout=120,
+             what="metadata job")
+    assert db.sql("SELECT count(*) FROM time_entries e WHERE e.user_id = %s AND e.project_id IS NOT NULL AND "
+                  "NOT EXISTS (SELECT 1 FROM toggl_projects p WHERE p.id = e.project_id)", u.uid)[0][0] == 0

@@ -37,6 +37,10 @@ WS_VEC = 47_000_003         # the signature vectors' subscription
 WS_REVOKE = 47_000_004      # revoked during a test
 WS_FAKE = 47_000_005        # deliveries made by the fake Toggl
 WS_GONE = 47_000_006        # a subscription deleted outright
+WS_META = 47_000_007        # another user's, for the metadata requests
+META_EMAIL = "webhook-meta-e2e@example.com"
+META_ME = 41_000_003        # that user's Toggl id
+LIMIT_TOGGL_METADATA_DELAY_S = 10   # src/util/limits.h
 
 _ids = itertools.count(int(time.time()) * 1000)
 
@@ -102,8 +106,8 @@ class Sub:
         return requests.post(url or self.url, data=body, headers=h, timeout=30)
 
 
-def dev_create(stack, ws, secret=None):
-    args = ["webhook", "dev-create", EMAIL, str(ws)]
+def dev_create(stack, ws, secret=None, email=EMAIL):
+    args = ["webhook", "dev-create", email, str(ws)]
     if secret is not None:
         args.append("--secret-stdin")
     out = stack.app.cli(*args, input=(secret + "\n") if secret is not None else None).stdout
@@ -617,6 +621,88 @@ def test_project_client_tag_events_update_metadata(sub, db):
     # Metadata of another workspace is not ours to keep.
     other = {"at": iso_off(at), "id": next_id(), "name": "theirs", "workspace_id": WS_ALL}
     assert sub.post(envelope("tag", "created", other)).json() == {"result": "foreign"}
+
+
+# ---- unknown projects and tags: one batched metadata refresh -------------------------------------------
+
+@pytest.fixture(scope="module")
+def meta_env(stack, db):
+    """A user of its own (so only these tests queue its jobs) with a workspace, a known project and tag."""
+    stack.app.cli("user", "add", META_EMAIL, input="webhook-meta-password-0123")
+    uid = int(db.sql("SELECT id FROM users WHERE email = %s", META_EMAIL)[0][0])
+    db.sql("INSERT INTO toggl_accounts (user_id, toggl_user_id, email) VALUES (%s, %s, %s)", uid, META_ME, META_EMAIL)
+    db.sql("INSERT INTO toggl_workspaces (id, name, user_id) VALUES (%s, 'meta ws', %s)", WS_META, uid)
+    project, tag = next_id(), next_id()
+    db.sql("INSERT INTO toggl_projects (id, workspace_id, name) VALUES (%s, %s, 'Known')", project, WS_META)
+    db.sql("INSERT INTO toggl_tags (id, workspace_id, name) VALUES (%s, %s, 'known')", tag, WS_META)
+    yield {"user_id": uid, "sub": dev_create(stack, WS_META, email=META_EMAIL), "project": project, "tag": tag}
+    db.sql("DELETE FROM jobs WHERE kind = 'toggl.metadata' AND user_id = %s", uid)
+
+
+@pytest.fixture
+def meta(meta_env, db):
+    """meta_env with no toggl.metadata job of its user: each test starts from an empty queue."""
+    db.sql("DELETE FROM jobs WHERE kind = 'toggl.metadata' AND user_id = %s", meta_env["user_id"])
+    return meta_env
+
+
+def metadata_jobs(db, uid):
+    """The user's toggl.metadata jobs: (id, state, dedupe_key, seconds from queueing to run_after)."""
+    return [tuple(r) for r in db.sql(
+        "SELECT id, state, dedupe_key, extract(epoch FROM run_after - created_at)::int FROM jobs "
+        "WHERE kind = 'toggl.metadata' AND user_id = %s ORDER BY id", uid)]
+
+
+def meta_post(meta, payload, action="created"):
+    return meta["sub"].post(envelope("time_entry", action, payload, owner=META_ME, ws=WS_META))
+
+
+def test_entries_naming_known_metadata_queue_no_refresh(meta, db):
+    t = int(time.time()) - 3000
+    for p in (entry(next_id(), t, t + 60, user=META_ME, ws=WS_META, project=meta["project"]),
+              entry(next_id(), t, t + 60, user=META_ME, ws=WS_META, tags=["known"], tag_ids=[meta["tag"]]),
+              entry(next_id(), t, t + 60, user=META_ME, ws=WS_META, project=meta["project"], tag_ids=[meta["tag"]]),
+              entry(next_id(), t, t + 60, user=META_ME, ws=WS_META)):
+        assert meta_post(meta, p).json() == {"result": "applied"}
+    # Unknown ids in an event that stores nothing (stale, another member's, a delete) ask for nothing either.
+    eid = next_id()
+    assert meta_post(meta, entry(eid, t, t + 60, at=t + 100, user=META_ME, ws=WS_META)).json()["result"] == "applied"
+    stale = entry(eid, t, t + 60, at=t + 50, user=META_ME, ws=WS_META, project=next_id(), tag_ids=[next_id()])
+    assert meta_post(meta, stale, "updated").json() == {"result": "stale"}
+    other = entry(next_id(), t, t + 60, user=OTHER, ws=WS_META, project=next_id())
+    assert meta["sub"].post(envelope("time_entry", "created", other, owner=OTHER, ws=WS_META)).json() == \
+        {"result": "foreign"}
+    gone = entry(next_id(), t, t + 60, at=t + 70, user=META_ME, ws=WS_META, project=next_id(), deleted=t + 70)
+    assert meta_post(meta, gone, "deleted").json() == {"result": "applied"}
+    assert metadata_jobs(db, meta["user_id"]) == []
+
+
+def test_unknown_project_or_tag_queues_one_batched_refresh(meta, db):
+    uid, t = meta["user_id"], int(time.time()) - 2500
+    unknown = next_id()
+    assert meta_post(meta, entry(next_id(), t, t + 60, user=META_ME, ws=WS_META, project=unknown)).json() == \
+        {"result": "applied"}
+    jobs = metadata_jobs(db, uid)
+    # The key is toggl_metadata_request()'s (src/toggl/metadata.c): the other callers fold into this job too.
+    assert [j[1:] for j in jobs] == [("queued", "toggl.metadata:%d" % uid, LIMIT_TOGGL_METADATA_DELAY_S)], jobs
+    # Keep the worker off it while the burst comes in (it would run it after the delay; a running job
+    # rightly lets a new one queue).
+    db.sql("UPDATE jobs SET run_after = now() + interval '1 hour' WHERE id = %s", jobs[0][0])
+    assert metadata_jobs(db, uid)[0][1] == "queued"
+    for i in range(4):   # five events naming the unknown project in all, and unknown tags besides
+        p = entry(next_id(), t + i, t + 60, user=META_ME, ws=WS_META, project=unknown, tag_ids=[next_id()])
+        assert meta_post(meta, p).json() == {"result": "applied"}
+    assert [j[0] for j in metadata_jobs(db, uid)] == [jobs[0][0]], "five events, one refresh"
+    # Its row, as the worker will take it.
+    assert db.sql("SELECT payload::text, attempts, max_attempts FROM jobs WHERE id = %s", jobs[0][0])[0] == \
+        ("{}", 0, 8)
+    # An unknown tag alone asks too (once the queue is empty again).
+    db.sql("DELETE FROM jobs WHERE id = %s", jobs[0][0])
+    p = entry(next_id(), t, t + 60, user=META_ME, ws=WS_META, project=meta["project"], tag_ids=[meta["tag"], next_id()])
+    assert meta_post(meta, p).json() == {"result": "applied"}
+    assert len(metadata_jobs(db, uid)) == 1
+    db.sql("UPDATE jobs SET run_after = now() + interval '1 hour' WHERE kind = 'toggl.metadata' AND user_id = %s "
+           "AND state = 'queued'", uid)
 
 
 def test_last_event_at_is_kept(sub, db):

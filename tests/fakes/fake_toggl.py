@@ -305,7 +305,8 @@ class TogglState:
             plan = b.get("plan", "free")
             if plan not in PLAN_QUOTA:
                 raise HTTPError(400, "plan must be one of free, starter, premium, enterprise")
-            org_id = int(b.get("organization_id") or self.next_id("org"))
+            explicit_org = b.get("organization_id")
+            org_id = int(explicit_org or self.next_id("org"))
             wss = b.get("workspaces") or [{"id": b.get("default_workspace_id") or self.next_id("ws"),
                                             "name": "%s's workspace" % b.get("fullname", "User"),
                                             "organization_id": org_id}]
@@ -320,6 +321,13 @@ class TogglState:
                                                       "organization_id": oid, "members": set(),
                                                       "created_us": now_us()})
                 ws["members"].add(uid)
+            default_wid = int(b.get("default_workspace_id") or wss[0]["id"])
+            if not explicit_org and org_id not in self.orgs:
+                # Every workspace named its own organisation: the user's is its default workspace's.
+                org_id = (self.workspaces.get(default_wid) or self.workspaces[int(wss[0]["id"])])["organization_id"]
+            # A named organisation none of the workspaces is in still exists (the user listing shows its plan).
+            self.orgs.setdefault(org_id, {"id": org_id, "name": "Org %d" % org_id, "plan": plan,
+                                          "created_us": now_us()})
             token = b.get("api_token") or secrets.token_hex(16)
             old = self.users.get(uid)
             if old:
@@ -327,7 +335,7 @@ class TogglState:
             u = {
                 "id": uid, "api_token": token, "email": b.get("email", "user%d@example.com" % uid),
                 "fullname": b.get("fullname", "User %d" % uid), "timezone": b.get("timezone", "UTC"),
-                "default_workspace_id": int(b.get("default_workspace_id") or wss[0]["id"]),
+                "default_workspace_id": default_wid,
                 "beginning_of_week": int(b.get("beginning_of_week", 1)), "organization_id": org_id,
                 "password": b.get("password"), "created_us": now_us(),
                 "workspace_ids": [int(w["id"]) for w in wss],

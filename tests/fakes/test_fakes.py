@@ -190,6 +190,32 @@ def test_me_fields_and_related_data(tg):
     assert tg.get(tg.base + "/api/v9/me/workspaces").json()[0]["organization_id"] == 500
 
 
+def test_control_users_lists_users_whose_organization_is_only_on_their_workspaces(tg):
+    """GET /_control/users once crashed (KeyError) for a user made without a top-level organization_id."""
+    r = requests.post(tg.base + "/_control/users", json={
+        "api_token": "tok-77", "id": 77, "plan": "starter",
+        "workspaces": [{"id": 700, "name": "A", "organization_id": 900},
+                       {"id": 701, "name": "B", "organization_id": 901, "plan": "premium"}]})
+    assert r.status_code == 200, r.text
+    assert r.json()["organization_id"] == 900, "the organisation of the default (first) workspace"
+    # A top-level organisation that none of the workspaces is in.
+    r = requests.post(tg.base + "/_control/users", json={
+        "api_token": "tok-78", "id": 78, "organization_id": 902, "workspaces": [{"id": 702, "organization_id": 900}]})
+    assert r.status_code == 200, r.text
+    r = requests.get(tg.base + "/_control/users")
+    assert r.status_code == 200, r.text
+    users = {u["id"]: u for u in r.json()}
+    assert (users[77]["organization_id"], users[77]["plan"], users[77]["workspace_ids"]) == (900, "starter",
+                                                                                              [700, 701])
+    assert (users[78]["organization_id"], users[78]["workspace_ids"]) == (902, [702])
+    assert users[42]["organization_id"] == 500 and users[42]["plan"] == "premium"
+    # The API sees the organisations of the workspaces, nothing invented.
+    orgs = requests.get(tg.base + "/api/v9/me/organizations", auth=("tok-77", "api_token")).json()
+    assert sorted((o["id"], o["pricing_plan_name"]) for o in orgs) == [(900, "Starter"), (901, "Premium")]
+    orgs = requests.get(tg.base + "/api/v9/me/organizations", auth=("tok-78", "api_token")).json()
+    assert [o["id"] for o in orgs] == [900]
+
+
 def test_time_entry_lifecycle_and_shape(tg):
     r = tg.post(tg.base + "/_control/projects", json={"user_id": 42, "name": "Site", "color": "#2da608",
                                                       "rate": 100})
