@@ -62,7 +62,7 @@ usage(FILE *f)
 {
 	fprintf(f, "usage: timebridge [--config FILE] COMMAND [ARGS]\n\nCommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-14s %-34s %s\n", commands[i].words, commands[i].args, commands[i].help);
+		fprintf(f, "  %s %s\n      %s\n", commands[i].words, commands[i].args, commands[i].help);
 	fprintf(f, "\nExit codes: 0 success, 1 failure (database, upstream, I/O), 2 usage error, 3 not found,\n"
 	    "4 bad configuration, 5 already exists.\n\n%s", config_help);
 }

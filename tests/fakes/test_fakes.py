@@ -7,6 +7,7 @@ These pin the behaviour that timebridge's end-to-end tests, benchmarks and demo 
 import base64
 import hashlib
 import hmac
+import http.client
 import json
 import os
 import re
@@ -292,12 +293,11 @@ def test_time_entries_filters_and_1000_row_cap(tg):
     assert before and all(x["start"] < "2024-01-05" for x in before)
 
 
-def test_bulk_seed_is_fast(tg):
-    t0 = time.time()
+def test_bulk_seed_creates_every_entry(tg):
+    # How fast it seeds is bench/import.sh's business (it prints the times); no timed assertion here.
     r = requests.post(tg.base + "/_control/bulk_entries",
                       json={"user_id": 42, "count": 25000, "start": "2022-01-01", "end": "2024-01-01", "seed": 1})
     assert r.json()["created"] == 25000
-    assert time.time() - t0 < 2.0
     st = requests.get(tg.base + "/_control/state").json()
     assert st["entries"] == 25000
 
@@ -652,11 +652,23 @@ def test_demo_stream_delivers_realistic_events(tg, callback):
     assert len(callback.requests) == n  # stopped
 
 
-def test_keep_alive_throughput(tg):
-    t0 = time.time()
-    for _ in range(300):
-        assert tg.get(tg.base + "/api/v9/me/time_entries/current").status_code == 200
-    assert time.time() - t0 < 3.0
+def test_keep_alive_serves_many_requests_on_one_connection(tg):
+    """The benchmarks rely on keep-alive; checked by the socket, not by a clock (a loaded machine is slow)."""
+    u = urllib.parse.urlsplit(tg.base)
+    auth = "Basic " + base64.b64encode(b"tok:api_token").decode()
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+    try:
+        sock = None
+        for i in range(300):
+            body = b'{"description": "x"}' if i % 3 == 0 else None   # bodies are drained, the stream stays in step
+            conn.request("GET", "/api/v9/me/time_entries/current", body=body, headers={"Authorization": auth})
+            r = conn.getresponse()
+            r.read()
+            assert r.status == 200 and not r.will_close
+            sock = sock or conn.sock
+            assert conn.sock is sock, "the fake closed the connection after request %d" % i
+    finally:
+        conn.close()
 
 
 # ---------------------------------------------------------------------------------------------------------
