@@ -3,8 +3,10 @@
 -- like Toggl signs: X-Webhook-Signature-256 = sha256=<hex HMAC-SHA256(secret, raw body)>. wrk has no HMAC,
 -- so SHA-256 is done here in pure Lua on LuaJIT's bit library; init() checks it against Toggl's documented
 -- signature vector and refuses to run if it disagrees.
---   wrk ... -s bench/webhook.lua URL -- SECRET ROUND TOGGL_USER WORKSPACE
--- ROUND (0..8) keeps the ids of successive runs apart. done() prints one JSON line for the driver.
+--   wrk ... -s bench/webhook.lua URL -- SECRET ROUND TOGGL_USER WORKSPACE [START]
+-- ROUND (0..8) keeps the ids of successive runs apart. START is the epoch of the first entry's start
+-- (default 1700000000, outside any Google mirror window; a recent one puts the entries inside it).
+-- done() prints one JSON line for the driver.
 
 local bit = require("bit")
 local band, bor, bxor, bnot = bit.band, bit.bor, bit.bxor, bit.bnot
@@ -109,10 +111,11 @@ function init(args)
   if signature(VECTOR_BODY) ~= VECTOR_SIG then
     error("bench/webhook.lua: the Lua HMAC-SHA256 does not match Toggl's vector")
   end
-  secret = args[1] or error("usage: -- SECRET ROUND TOGGL_USER WORKSPACE")
+  secret = args[1] or error("usage: -- SECRET ROUND TOGGL_USER WORKSPACE [START]")
   round = tonumber(args[2] or "0")
   toggl_user = tonumber(args[3] or "6")
   workspace = tonumber(args[4] or "1")
+  start0 = tonumber(args[5] or "1700000000")
   hmac_key(secret)
   -- Ids: a range per run and per wrk thread, so no two requests of a bench share an event or an entry.
   base = round * 1e12 + (tid or 0) * 1e9 + 1
@@ -128,7 +131,7 @@ end
 function request()
   counter = counter + 1
   local n = base + counter
-  local start = 1700000000 + (counter % 10000000)
+  local start = start0 + (counter % 10000000)
   local stop = start + 1800
   local body = format(
     '{"event_id":%.0f,"created_at":"%s.123Z","creator_id":%d,"metadata":{"action":"created",' ..

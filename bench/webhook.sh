@@ -11,12 +11,19 @@
 # a 200 means the event is on disk), because then the commit is what limits, and a NOTIFY per event
 # serialises commits (PostgreSQL takes one database-wide lock from NOTIFY's pre-commit to the end of the
 # commit). BENCH_DURABLE=0 keeps the test cluster's fsync=off, where CPU limits instead.
+# Every trigger of the deployment is on (BENCH_TE_TRIGGERS=off only shows what the other features' cost).
+# Two of ours are measured: "timebridge", a subscriber without a Google connection (the target, >= 1.0x
+# the baseline), and "tb+google", a second subscriber connected to Google, whose every event also marks
+# its mirror row and queues a google.sync_entry job, so its commit carries a NOTIFY, like every baseline
+# commit. That connection sits in a rate-limit backoff, so the jobs are queued and the worker woken but no
+# job runs: the worker's Google calls would take the same 2 cores, and this bench measures the receiver.
 #   bench/webhook.sh   env: BENCH_SECONDS (10), BENCH_CONNECTIONS (16), BENCH_THREADS (2, wrk),
 #                      BENCH_ROUNDS (2), TIMEBRIDGE_FCGI_THREADS (4, also the baseline's),
 #                      BENCH_LOG_LEVEL (warn: the per-request info line is the operator's choice),
 #                      BENCH_DURABLE (1), BENCH_TE_TRIGGERS (on; off disables the other features'
 #                      triggers on time_entries, to see what they cost), BENCH_SETUP_SQL (a file of SQL
 #                      run after the migrations, to measure a schema change before making it one),
+#                      BENCH_GOOGLE (1; 0 skips tb+google, as does BENCH_TE_TRIGGERS=off),
 #                      TB_BUILD_DIR (build/dev)
 set -euo pipefail
 
@@ -58,7 +65,10 @@ LOG_LEVEL = os.environ.get("BENCH_LOG_LEVEL", "warn")
 DURABLE = os.environ.get("BENCH_DURABLE", "1") != "0"
 TE_TRIGGERS = os.environ.get("BENCH_TE_TRIGGERS", "on") != "off"
 SECRET = "bench-secret-" + os.urandom(12).hex()
+GOOGLE = os.environ.get("BENCH_GOOGLE", "1") != "0" and TE_TRIGGERS
 EMAIL, TOGGL_USER, WS = "bench@example.com", 6_000_001, 7_000_001
+EMAIL_G, TOGGL_USER_G, WS_G = "bench-google@example.com", 6_000_002, 7_000_002
+START_G = int(time.time()) - 2 * 86400   # its entries end inside the mirror window (backfill_days, 30)
 
 st = harness.Stack(build_dir=os.environ["TB_BUILD_DIR"],
                    env={"TIMEBRIDGE_FCGI_THREADS": THREADS, "TIMEBRIDGE_LOG_LEVEL": LOG_LEVEL})
@@ -70,6 +80,15 @@ try:
     st.pg.sql("INSERT INTO toggl_accounts (user_id, toggl_user_id) VALUES (%s, %s)", uid, TOGGL_USER)
     st.pg.sql("INSERT INTO toggl_workspaces (id, user_id) VALUES (%s, %s)", WS, uid)
     sub = json.loads(st.app.cli("webhook", "dev-create", EMAIL, WS, "--secret-stdin", input=SECRET + "\n").stdout)
+    if GOOGLE:
+        st.app.cli("user", "add", EMAIL_G, input="bench-password-0123456789")
+        uid_g = st.pg.sql("SELECT id FROM users WHERE email = %s", EMAIL_G)[0][0]
+        st.pg.sql("INSERT INTO toggl_accounts (user_id, toggl_user_id) VALUES (%s, %s)", uid_g, TOGGL_USER_G)
+        st.pg.sql("INSERT INTO toggl_workspaces (id, user_id) VALUES (%s, %s)", WS_G, uid_g)
+        st.pg.sql("INSERT INTO google_accounts (user_id, calendar_id, backoff_until) "
+                  "VALUES (%s, 'bench-calendar', now() + interval '1 day')", uid_g)
+        sub_g = json.loads(st.app.cli("webhook", "dev-create", EMAIL_G, WS_G, "--secret-stdin",
+                                      input=SECRET + "\n").stdout)
     if DURABLE:
         for k in ("fsync", "synchronous_commit", "full_page_writes"):
             st.pg.sql("ALTER SYSTEM SET %s = on" % k)
@@ -96,13 +115,18 @@ try:
     harness.wait_for(lambda: harness.unix_socket_ready(sock), 20, str(sock), base)
     ng2 = harness.Nginx(upstream_sockets=[sock], workdir=st.workdir).start()
 
-    targets = {"timebridge": st.nginx.url + "/webhook/toggl/" + sub["token"],
-               "baseline": ng2.url + "/webhook/toggl/" + sub["token"]}
+    # name: (url, Toggl user, workspace, first entry's start or None for the script's default)
+    targets = {"timebridge": (st.nginx.url + "/webhook/toggl/" + sub["token"], TOGGL_USER, WS, None)}
+    if GOOGLE:
+        targets["tb+google"] = (st.nginx.url + "/webhook/toggl/" + sub_g["token"], TOGGL_USER_G, WS_G, START_G)
+    targets["baseline"] = (ng2.url + "/webhook/toggl/" + sub["token"], TOGGL_USER, WS, None)
     lua = str(ROOT / "bench" / "webhook.lua")
 
-    def wrk(url, seconds, rnd):
+    def wrk(target, seconds, rnd):
+        url, toggl_user, ws, start = target
         r = subprocess.run(["wrk", "-t%d" % WRK_THREADS, "-c%d" % CONNS, "-d%ds" % seconds, "--latency",
-                            "-s", lua, url, "--", SECRET, str(rnd), str(TOGGL_USER), str(WS)],
+                            "-s", lua, url, "--", SECRET, str(rnd), str(toggl_user), str(ws)]
+                           + ([str(start)] if start else []),
                            capture_output=True, text=True, timeout=seconds + 60)
         if r.returncode != 0:
             sys.exit("wrk failed:\n" + r.stdout + r.stderr)
@@ -120,10 +144,24 @@ try:
             results[name].append(wrk(targets[name], SECONDS, rnd))
             rnd += 1
 
-    ours_2xx = sum(r["requests"] - r["non2xx"] - r["socket_errors"] for r in results["timebridge"])
-    stored_events = int(st.pg.sql("SELECT count(*) FROM webhook_events WHERE subscription = %s AND result = 'applied'",
-                                  sub["id"])[0][0])
-    stored_entries = int(st.pg.sql("SELECT count(*) FROM time_entries WHERE user_id = %s", uid)[0][0])
+    def ok(name):
+        return sum(r["requests"] - r["non2xx"] - r["socket_errors"] for r in results[name])
+
+    def stored(sub_id, user):
+        return (int(st.pg.sql("SELECT count(*) FROM webhook_events WHERE subscription = %s AND result = 'applied'",
+                              sub_id)[0][0]),
+                int(st.pg.sql("SELECT count(*) FROM time_entries WHERE user_id = %s", user)[0][0]))
+
+    ours_2xx = ok("timebridge")
+    stored_events, stored_entries = stored(sub["id"], uid)
+    if GOOGLE:
+        google_2xx = ok("tb+google")
+        google_events, google_entries = stored(sub_g["id"], uid_g)
+        google_mirror = int(st.pg.sql("SELECT count(*) FROM google_mirror WHERE user_id = %s AND state = 'pending'",
+                                      uid_g)[0][0])
+        google_jobs = int(st.pg.sql("SELECT count(*) FROM jobs WHERE kind = 'google.sync_entry' AND user_id = %s",
+                                    uid_g)[0][0])
+        google_status = st.pg.sql("SELECT status FROM google_accounts WHERE user_id = %s", uid_g)[0][0]
     base_rows = int(st.pg.sql("SELECT count(*) FROM bench_baseline")[0][0])
     # Every lookup of the hot path must stay an index lookup as the tables grow (a generic plan made
     # while a table was empty once scanned webhook_events for every event).
@@ -146,11 +184,27 @@ med = {n: {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50_ms", "
        for n, runs in results.items()}
 for n in results:
     print("%-12s %6s %10.0f %9.3f %9.3f" % (n, "median", med[n]["rps"], med[n]["p50_ms"], med[n]["p99_ms"]))
-ratio = med["timebridge"]["rps"] / med["baseline"]["rps"] if med["baseline"]["rps"] else 0
-print("ratio timebridge : baseline = %.2fx req/s (target >= 1.0x); p50 %.2fx, p99 %.2fx" % (
-    ratio, med["timebridge"]["p50_ms"] / med["baseline"]["p50_ms"], med["timebridge"]["p99_ms"] / med["baseline"]["p99_ms"]))
+
+
+def ratios(a, b, note):
+    r = med[a]["rps"] / med[b]["rps"] if med[b]["rps"] else 0
+    print("ratio %s : %s = %.2fx req/s%s; p50 %.2fx, p99 %.2fx" % (
+        a, b, r, note, med[a]["p50_ms"] / med[b]["p50_ms"], med[a]["p99_ms"] / med[b]["p99_ms"]))
+
+
+ratios("timebridge", "baseline", " (target >= 1.0x)")
+if GOOGLE:
+    ratios("tb+google", "baseline", " (Google connected: a mirror row, a job and a NOTIFY per event)")
+    ratios("tb+google", "timebridge", " (what a Google connection costs)")
+print("non-2xx (socket errors): " + ", ".join("%s %d (%d)" % (n, sum(r["non2xx"] for r in runs),
+                                                               sum(r["socket_errors"] for r in runs))
+                                              for n, runs in results.items()))
 print("stored: %d applied events and %d entries for %d 2xx deliveries (warm-up included in the stored counts); "
       "baseline rows %d" % (stored_events, stored_entries, ours_2xx, base_rows))
+if GOOGLE:
+    print("stored tb+google: %d applied events, %d entries, %d pending mirror rows and %d google.sync_entry jobs "
+          "for %d 2xx deliveries; Google connection %s" % (google_events, google_entries, google_mirror,
+                                                             google_jobs, google_2xx, google_status))
 print("sequential scans during the bench: webhook_events %d, time_entries %d (both sides, all programs)" % (
     scans.get("webhook_events", 0), scans.get("time_entries", 0)))
 bad = sum(r["non2xx"] + r["socket_errors"] for runs in results.values() for r in runs)
@@ -159,6 +213,9 @@ if scans.get("webhook_events", 0) > 100:
     bad += 1
 for p in problems:
     print("stack: " + p, file=sys.stderr)
+if GOOGLE and (google_events < google_2xx or not google_entries == google_events == google_mirror == google_jobs):
+    print("error: tb+google lost an event, a mirror row or a job", file=sys.stderr)
+    bad += 1
 if bad or stored_events < ours_2xx or stored_entries != stored_events:
     print("error: non-2xx responses, socket errors or lost events", file=sys.stderr)
     sys.exit(1)

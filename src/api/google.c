@@ -15,6 +15,7 @@
 #include "util/crypto.h"
 #include "util/log.h"
 #include "util/tbtime.h"
+#include "util/utf8.h"
 
 #define DEFAULT_EXPIRES_IN 3599
 
@@ -41,41 +42,6 @@ api_google_res_name(enum api_google_res r)
 	return r >= 0 && r < API_GOOGLE__MAX ? res_names[r] : "unknown";
 }
 
-/* Length of the valid UTF-8 sequence at p (at most n bytes), 0 when invalid or cut. */
-static size_t
-utf8_seq(const unsigned char *p, size_t n)
-{
-	size_t need;
-	unsigned char lo = 0x80, hi = 0xbf;
-
-	if (*p < 0x80)
-		return 1;
-	if (*p >= 0xc2 && *p <= 0xdf)
-		need = 1;
-	else if (*p >= 0xe0 && *p <= 0xef) {
-		need = 2;
-		if (*p == 0xe0)
-			lo = 0xa0;
-		else if (*p == 0xed)
-			hi = 0x9f;
-	} else if (*p >= 0xf0 && *p <= 0xf4) {
-		need = 3;
-		if (*p == 0xf0)
-			lo = 0x90;
-		else if (*p == 0xf4)
-			hi = 0x8f;
-	} else
-		return 0;
-	if (need >= n)
-		return 0;
-	for (size_t i = 1; i <= need; i++) {
-		unsigned char l = i == 1 ? lo : 0x80, h = i == 1 ? hi : 0xbf;
-		if (p[i] < l || p[i] > h)
-			return 0;
-	}
-	return need + 1;
-}
-
 /* Copy text for a person (and a PostgreSQL text column): valid UTF-8 only, control characters as spaces,
  * never cut inside a character. dst is always NUL-terminated. */
 static void
@@ -87,7 +53,7 @@ copy_text(char *dst, size_t dstsz, const char *src, size_t n)
 	if (dstsz == 0)
 		return;
 	while (n > 0 && o + 1 < dstsz) {
-		k = utf8_seq(p, n);
+		k = tb_utf8_seq(p, n);
 		if (k == 0) {
 			dst[o++] = '?';
 			p++;
@@ -375,6 +341,16 @@ out:
 	return g->err.res;
 }
 
+/* A failure found before any request: g->err says only res and why. Returns res. */
+static enum api_google_res
+fail_local(struct api_google *g, enum api_google_res res, const char *why)
+{
+	memset(&g->err, 0, sizeof(g->err));
+	g->err.res = res;
+	snprintf(g->err.message, sizeof(g->err.message), "%s", why);
+	return g->err.res;
+}
+
 /* POST a form to an OAuth endpoint. The form holds secrets: it is wiped after. */
 static enum api_google_res
 token_call(struct api_google *g, const char *url, struct buf *form, struct api_google_token *tok)
@@ -416,9 +392,7 @@ client_configured(struct api_google *g)
 	if (cfg->google_client_id && *cfg->google_client_id && cfg->google_client_secret &&
 	    *cfg->google_client_secret)
 		return 1;
-	memset(&g->err, 0, sizeof(g->err));
-	g->err.res = API_GOOGLE_INVALID_CLIENT;
-	snprintf(g->err.message, sizeof(g->err.message), "GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET are not set");
+	fail_local(g, API_GOOGLE_INVALID_CLIENT, "GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET are not set");
 	return 0;
 }
 
@@ -512,63 +486,52 @@ api_call(struct api_google *g, const char *method, struct buf *url, const char *
 	rq.bearer = bearer;
 	rq.log_ctx = g->log_ctx;
 	if (body != NULL) {
-		if ((text = json_dumps(body, JSON_COMPACT)) == NULL) {
-			memset(&g->err, 0, sizeof(g->err));
-			g->err.res = API_GOOGLE_BAD_REQUEST;
-			snprintf(g->err.message, sizeof(g->err.message), "the request body could not be encoded");
-			return g->err.res;
-		}
+		if ((text = json_dumps(body, JSON_COMPACT)) == NULL)
+			return fail_local(g, API_GOOGLE_BAD_REQUEST, "the request body could not be encoded");
 		rq.content_type = "application/json";
 		rq.body = text;
 		rq.body_len = strlen(text);
 	}
 	if (url->oom) {
 		free(text);
-		memset(&g->err, 0, sizeof(g->err));
-		g->err.res = API_GOOGLE_NETWORK;
-		snprintf(g->err.message, sizeof(g->err.message), "out of memory");
-		return g->err.res;
+		return fail_local(g, API_GOOGLE_NETWORK, "out of memory");
 	}
 	res = call(g, &rq, 0, out != NULL, out, NULL);
 	free(text);
 	return res;
 }
 
-enum api_google_res
-api_google_calendar_insert(struct api_google *g, const char *bearer, json_t *body, json_t **out)
+/* Build the calendar/event URL (see api_url), make one API call with it, release the URL. */
+static enum api_google_res
+calendar_call(struct api_google *g, const char *method, const char *bearer, const char *calendar_id, int events,
+    const char *event_id, json_t *body, json_t **out)
 {
 	struct buf u = BUF_INIT;
 	enum api_google_res res;
 
-	api_url(&u, NULL, 0, NULL);
-	res = api_call(g, "POST", &u, bearer, body, out);
+	api_url(&u, calendar_id, events, event_id);
+	res = api_call(g, method, &u, bearer, body, out);
 	buf_free(&u);
 	return res;
 }
 
 enum api_google_res
+api_google_calendar_insert(struct api_google *g, const char *bearer, json_t *body, json_t **out)
+{
+	return calendar_call(g, "POST", bearer, NULL, 0, NULL, body, out);
+}
+
+enum api_google_res
 api_google_calendar_get(struct api_google *g, const char *bearer, const char *calendar_id, json_t **out)
 {
-	struct buf u = BUF_INIT;
-	enum api_google_res res;
-
-	api_url(&u, calendar_id, 0, NULL);
-	res = api_call(g, "GET", &u, bearer, NULL, out);
-	buf_free(&u);
-	return res;
+	return calendar_call(g, "GET", bearer, calendar_id, 0, NULL, NULL, out);
 }
 
 enum api_google_res
 api_google_calendar_patch(struct api_google *g, const char *bearer, const char *calendar_id, json_t *body,
     json_t **out)
 {
-	struct buf u = BUF_INIT;
-	enum api_google_res res;
-
-	api_url(&u, calendar_id, 0, NULL);
-	res = api_call(g, "PATCH", &u, bearer, body, out);
-	buf_free(&u);
-	return res;
+	return calendar_call(g, "PATCH", bearer, calendar_id, 0, NULL, body, out);
 }
 
 enum api_google_res
@@ -592,64 +555,34 @@ enum api_google_res
 api_google_event_insert(struct api_google *g, const char *bearer, const char *calendar_id, json_t *body,
     json_t **out)
 {
-	struct buf u = BUF_INIT;
-	enum api_google_res res;
-
-	api_url(&u, calendar_id, 1, NULL);
-	res = api_call(g, "POST", &u, bearer, body, out);
-	buf_free(&u);
-	return res;
+	return calendar_call(g, "POST", bearer, calendar_id, 1, NULL, body, out);
 }
 
 enum api_google_res
 api_google_event_get(struct api_google *g, const char *bearer, const char *calendar_id, const char *event_id,
     json_t **out)
 {
-	struct buf u = BUF_INIT;
-	enum api_google_res res;
-
-	api_url(&u, calendar_id, 1, event_id);
-	res = api_call(g, "GET", &u, bearer, NULL, out);
-	buf_free(&u);
-	return res;
+	return calendar_call(g, "GET", bearer, calendar_id, 1, event_id, NULL, out);
 }
 
 enum api_google_res
 api_google_event_patch(struct api_google *g, const char *bearer, const char *calendar_id, const char *event_id,
     json_t *body, json_t **out)
 {
-	struct buf u = BUF_INIT;
-	enum api_google_res res;
-
-	api_url(&u, calendar_id, 1, event_id);
-	res = api_call(g, "PATCH", &u, bearer, body, out);
-	buf_free(&u);
-	return res;
+	return calendar_call(g, "PATCH", bearer, calendar_id, 1, event_id, body, out);
 }
 
 enum api_google_res
 api_google_event_update(struct api_google *g, const char *bearer, const char *calendar_id, const char *event_id,
     json_t *body, json_t **out)
 {
-	struct buf u = BUF_INIT;
-	enum api_google_res res;
-
-	api_url(&u, calendar_id, 1, event_id);
-	res = api_call(g, "PUT", &u, bearer, body, out);
-	buf_free(&u);
-	return res;
+	return calendar_call(g, "PUT", bearer, calendar_id, 1, event_id, body, out);
 }
 
 enum api_google_res
 api_google_event_delete(struct api_google *g, const char *bearer, const char *calendar_id, const char *event_id)
 {
-	struct buf u = BUF_INIT;
-	enum api_google_res res;
-
-	api_url(&u, calendar_id, 1, event_id);
-	res = api_call(g, "DELETE", &u, bearer, NULL, NULL);
-	buf_free(&u);
-	return res;
+	return calendar_call(g, "DELETE", bearer, calendar_id, 1, event_id, NULL, NULL);
 }
 
 static void

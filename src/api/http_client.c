@@ -111,41 +111,6 @@ http_strerror(enum http_err e)
 	return "unknown HTTP error";
 }
 
-/* Like buf_reserve(), but growth copies into a fresh block and wipes the old one instead of realloc(),
- * which would free a copy of the content unwiped. Bodies here may hold secrets (client secrets and
- * refresh tokens in forms, access tokens in responses). 0 or -1 (b->oom set). */
-static int
-buf_reserve_wiped(struct buf *b, size_t extra)
-{
-	size_t need, cap;
-	char *p;
-
-	if (b->oom)
-		return -1;
-	if (extra > SIZE_MAX / 2 - b->len)
-		goto oom;
-	need = b->len + extra + 1;
-	if (need <= b->cap)
-		return 0;
-	cap = b->cap ? b->cap : 256;
-	while (cap < need)
-		cap *= 2;
-	if ((p = malloc(cap)) == NULL)
-		goto oom;
-	if (b->data != NULL) {
-		memcpy(p, b->data, b->len);
-		OPENSSL_cleanse(b->data, b->cap);
-		free(b->data);
-	}
-	p[b->len] = '\0';
-	b->data = p;
-	b->cap = cap;
-	return 0;
-oom:
-	b->oom = 1;
-	return -1;
-}
-
 static int
 is_unreserved(unsigned char ch)
 {

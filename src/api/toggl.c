@@ -17,6 +17,7 @@
 #include "util/crypto.h"
 #include "util/log.h"
 #include "util/tbtime.h"
+#include "util/utf8.h"
 
 #define API_V9      "/api/v9"
 #define WEBHOOKS_V1 "/webhooks/api/v1"
@@ -133,18 +134,8 @@ api_toggl_backoff_rate(int strikes, double u)
 double
 api_toggl_backoff_5xx(int attempt, double u)
 {
-	double d = LIMIT_TOGGL_5XX_BACKOFF_S;
-
-	for (int i = 1; i < attempt && d < LIMIT_TOGGL_5XX_BACKOFF_MAX_S; i++)
-		d *= 2;
-	if (d > LIMIT_TOGGL_5XX_BACKOFF_MAX_S)
-		d = LIMIT_TOGGL_5XX_BACKOFF_MAX_S;
-	if (!(u >= 0))
-		u = 0;
-	if (u >= 1)
-		u = 0.999999;
 	/* The docs ask for a random delay; many clients failing together must not come back together. */
-	return d / 2 + u * (d / 2);
+	return tb_backoff_s(LIMIT_TOGGL_5XX_BACKOFF_S, LIMIT_TOGGL_5XX_BACKOFF_MAX_S, attempt, u);
 }
 
 long
@@ -155,41 +146,6 @@ api_toggl_next_row(const char *value)
 	if (parse_long(value, &v) != 0 || v <= 0)
 		return 0;
 	return v;
-}
-
-/* Length of the valid UTF-8 sequence at p (at most n bytes), or 0 when it is not one. */
-static size_t
-utf8_seq(const unsigned char *p, size_t n)
-{
-	size_t need;
-	unsigned char lo = 0x80, hi = 0xbf;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		need = 1;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		need = 2;
-		if (p[0] == 0xe0)
-			lo = 0xa0;
-		else if (p[0] == 0xed)
-			hi = 0x9f;
-	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		need = 3;
-		if (p[0] == 0xf0)
-			lo = 0x90;
-		else if (p[0] == 0xf4)
-			hi = 0x8f;
-	} else
-		return 0;
-	if (need + 1 > n)
-		return 0;
-	for (size_t i = 1; i <= need; i++) {
-		unsigned char l = i == 1 ? lo : 0x80, h = i == 1 ? hi : 0xbf;
-		if (p[i] < l || p[i] > h)
-			return 0;
-	}
-	return need + 1;
 }
 
 /* Copy s (n bytes) into out as one line: valid UTF-8 kept, invalid bytes '?', control characters and
@@ -212,7 +168,7 @@ one_line(const char *s, size_t n, char *out, size_t outsz, size_t max)
 			continue;
 		}
 		space = 0;
-		k = utf8_seq(p + i, n - i);
+		k = tb_utf8_seq(p + i, n - i);
 		if (k == 0) {
 			if (o + 1 >= outsz)
 				break;
@@ -361,16 +317,6 @@ api_toggl_seed_bucket(struct api_toggl *t, const struct api_toggl_bucket *b)
 	*d = *b;
 }
 
-static double
-rand01(void)
-{
-	uint32_t v;
-
-	if (crypto_random(&v, sizeof(v)) != 0)
-		return 0.5;
-	return v / 4294967296.0;
-}
-
 static void
 sleep_s(double s)
 {
@@ -427,7 +373,7 @@ call_once(struct api_toggl *t, const char *method, const char *url, const char *
 			t->res = API_TOGGL_BAD_ANSWER;
 		} else {
 			t->res = API_TOGGL_UNAVAILABLE;
-			t->retry_after_s = api_toggl_backoff_5xx(tries, rand01());
+			t->retry_after_s = api_toggl_backoff_5xx(tries, crypto_rand01());
 		}
 		return t->res;
 	}
@@ -479,10 +425,10 @@ call_once(struct api_toggl *t, const char *method, const char *url, const char *
 		break;
 	case API_TOGGL_RATE:
 		t->rate_strikes++;
-		t->retry_after_s = api_toggl_backoff_rate(t->rate_strikes, rand01());
+		t->retry_after_s = api_toggl_backoff_rate(t->rate_strikes, crypto_rand01());
 		break;
 	case API_TOGGL_UNAVAILABLE:
-		t->retry_after_s = api_toggl_backoff_5xx(tries, rand01());
+		t->retry_after_s = api_toggl_backoff_5xx(tries, crypto_rand01());
 		break;
 	default:
 		t->retry_after_s = 0;
@@ -571,6 +517,18 @@ out:
 	free(text);
 	buf_free(&url);
 	return t->res;
+}
+
+/* A bodiless call whose answer body does not matter (only its status does). */
+static enum api_toggl_res
+call_no_answer(struct api_toggl *t, const char *method, const char *path, int64_t wid)
+{
+	json_t *ignored = NULL;
+	enum api_toggl_res r;
+
+	r = call(t, method, path, wid, NULL, WANT_NONE, &ignored);
+	json_decref(ignored);
+	return r;
 }
 
 enum api_toggl_res
@@ -705,26 +663,18 @@ enum api_toggl_res
 api_toggl_subscription_delete(struct api_toggl *t, int64_t wid, int64_t sid)
 {
 	char path[128];
-	json_t *ignored = NULL;
-	enum api_toggl_res r;
 
 	snprintf(path, sizeof(path), WEBHOOKS_V1 "/subscriptions/%" PRId64 "/%" PRId64, wid, sid);
-	r = call(t, "DELETE", path, wid, NULL, WANT_NONE, &ignored);
-	json_decref(ignored);
-	return r;
+	return call_no_answer(t, "DELETE", path, wid);
 }
 
 enum api_toggl_res
 api_toggl_subscription_ping(struct api_toggl *t, int64_t wid, int64_t sid)
 {
 	char path[128];
-	json_t *ignored = NULL;
-	enum api_toggl_res r;
 
 	snprintf(path, sizeof(path), WEBHOOKS_V1 "/ping/%" PRId64 "/%" PRId64, wid, sid);
-	r = call(t, "POST", path, wid, NULL, WANT_NONE, &ignored);
-	json_decref(ignored);
-	return r;
+	return call_no_answer(t, "POST", path, wid);
 }
 
 enum api_toggl_res

@@ -347,20 +347,32 @@ print_hook(json_t *h)
 #undef STR
 }
 
+/* The start of every webhook command: --max-wait, WORKSPACE_ID and --user, then the user's Toggl session.
+ * se can be given to session_close() whatever this returns. */
+static int
+webhook_begin(struct cli *c, int need_wid, const char *usage, struct session *se, int64_t *wid)
+{
+	double wait = max_wait(c);
+	int64_t uid;
+	int rc;
+
+	memset(se, 0, sizeof(*se));
+	if (wait < 0)
+		return CLI_USAGE;
+	if ((rc = workspace_user(c, need_wid, wid, &uid, usage)) != CLI_OK)
+		return rc;
+	return session_open(c, se, uid, NULL, wait);
+}
+
 int
 cli_webhook_setup(struct cli *c)
 {
 	struct session se;
 	json_t *out = NULL;
-	double wait = max_wait(c);
-	int64_t wid, uid;
+	int64_t wid;
 	int rc;
 
-	if (wait < 0)
-		return CLI_USAGE;
-	if ((rc = workspace_user(c, 1, &wid, &uid, "webhook setup WORKSPACE_ID [--user EMAIL] [--json]")) != CLI_OK)
-		return rc;
-	if ((rc = session_open(c, &se, uid, NULL, wait)) != CLI_OK)
+	if ((rc = webhook_begin(c, 1, "webhook setup WORKSPACE_ID [--user EMAIL] [--json]", &se, &wid)) != CLI_OK)
 		goto out;
 	if ((rc = exit_for(toggl_webhook_setup(&se.s, wid, &out))) != CLI_OK) {
 		fprintf(stderr, "timebridge: %s\n", se.s.err);
@@ -380,15 +392,10 @@ int
 cli_webhook_remove(struct cli *c)
 {
 	struct session se;
-	double wait = max_wait(c);
-	int64_t wid, uid;
+	int64_t wid;
 	int rc;
 
-	if (wait < 0)
-		return CLI_USAGE;
-	if ((rc = workspace_user(c, 1, &wid, &uid, "webhook remove WORKSPACE_ID [--user EMAIL]")) != CLI_OK)
-		return rc;
-	if ((rc = session_open(c, &se, uid, NULL, wait)) != CLI_OK)
+	if ((rc = webhook_begin(c, 1, "webhook remove WORKSPACE_ID [--user EMAIL]", &se, &wid)) != CLI_OK)
 		goto out;
 	if ((rc = exit_for(toggl_webhook_remove(&se.s, wid))) != CLI_OK) {
 		fprintf(stderr, "timebridge: %s\n", se.s.err);
@@ -405,16 +412,11 @@ cli_webhook_status(struct cli *c)
 {
 	struct session se;
 	json_t *out = NULL, *item;
-	double wait = max_wait(c);
-	int64_t wid, uid;
+	int64_t wid;
 	size_t i;
 	int rc;
 
-	if (wait < 0)
-		return CLI_USAGE;
-	if ((rc = workspace_user(c, 0, &wid, &uid, "webhook status [WORKSPACE_ID] [--user EMAIL] [--json]")) != CLI_OK)
-		return rc;
-	if ((rc = session_open(c, &se, uid, NULL, wait)) != CLI_OK)
+	if ((rc = webhook_begin(c, 0, "webhook status [WORKSPACE_ID] [--user EMAIL] [--json]", &se, &wid)) != CLI_OK)
 		goto out;
 	if ((rc = exit_for(toggl_webhook_status(&se.s, wid, &out))) != CLI_OK) {
 		fprintf(stderr, "timebridge: %s\n", se.s.err);

@@ -550,6 +550,14 @@ struct col {
 	json_t     *values;
 };
 
+/* Release the value arrays of columns that will not be emitted (a failed query). */
+static void
+cols_free(struct col *cols, size_t ncols)
+{
+	for (size_t k = 0; k < ncols; k++)
+		json_decref(cols[k].values);
+}
+
 static void
 emit_table(const struct grafana_target *t, const char *frame_name, struct col *cols, size_t ncols, size_t nrows,
     const char *note, json_t *out, int *oom)
@@ -604,8 +612,7 @@ run_entries_table(struct grafana_ctx *c, const struct grafana_query *q, const st
 	int oom = 0;
 
 	if ((res = entries(c, q, t, users, filters, &limit, e)) == NULL) {
-		for (size_t k = 0; k < 9; k++)
-			json_decref(cols[k].values);
+		cols_free(cols, sizeof(cols) / sizeof(cols[0]));
 		return -1;
 	}
 	n = (size_t)PQntuples(res);
@@ -646,8 +653,7 @@ run_running(struct grafana_ctx *c, const struct grafana_target *t, const char *u
 	int oom = 0;
 
 	if ((res = DB_EXEC(c->db, STMT_GRAFANA_RUNNING, users, filters)) == NULL) {
-		for (size_t k = 0; k < 8; k++)
-			json_decref(cols[k].values);
+		cols_free(cols, sizeof(cols) / sizeof(cols[0]));
 		return db_fail(c, e, "running");
 	}
 	n = (size_t)PQntuples(res);
@@ -702,8 +708,7 @@ run_annotations(struct grafana_ctx *c, const struct grafana_query *q, const stru
 	int oom = 0;
 
 	if ((res = entries(c, q, t, users, filters, &limit, e)) == NULL) {
-		for (size_t k = 0; k < 5; k++)
-			json_decref(cols[k].values);
+		cols_free(cols, sizeof(cols) / sizeof(cols[0]));
 		return -1;
 	}
 	n = (size_t)PQntuples(res);

@@ -31,38 +31,6 @@ struct dash {
 	char              range[64];
 };
 
-/* One status card (status_card.html). */
-struct card {
-	const char *badge_kind, *badge, *title, *detail, *extra, *href, *action;
-};
-
-static int
-card_nest(size_t key, struct tmpl_ctx *ctx, void *arg)
-{
-	const struct card *c = arg;
-
-	if (key == TK_STATUS_BADGE)
-		return page_badge(ctx, c->badge_kind, c->badge);
-	if (key == TK_STATUS_EXTRA)
-		return c->extra ? page_muted(ctx, c->extra) : 0;
-	return 0;
-}
-
-static int
-card_render(struct tmpl_ctx *ctx, struct card *c)
-{
-	struct page_row row;
-
-	memset(&row, 0, sizeof(row));
-	row.v[TK_STATUS_TITLE] = c->title;
-	row.v[TK_STATUS_DETAIL] = c->detail;
-	row.v[TK_STATUS_HREF] = c->href;
-	row.v[TK_STATUS_ACTION] = c->action;
-	row.nest = card_nest;
-	row.arg = c;
-	return page_nest_row(ctx, TMPL_STATUS, &row);
-}
-
 /* "Your requests: 27 left (resets in 40 min) · Acme (Starter): 230 left" from the quota rows. */
 static const char *
 quota_text(struct req *r, PGresult *q)
@@ -101,7 +69,7 @@ quota_text(struct req *r, PGresult *q)
 static int
 toggl_card(struct tmpl_ctx *ctx, struct dash *d)
 {
-	struct card c = { "muted", "Not connected", "Toggl is not connected",
+	struct page_card c = { "muted", "Not connected", "Toggl is not connected",
 		"Add your Toggl API token to start receiving your time entries.", NULL, "/toggl", "Connect Toggl" };
 	PGresult *t = d->toggl;
 	char when[48];
@@ -122,7 +90,7 @@ toggl_card(struct tmpl_ctx *ctx, struct dash *d)
 				c.action = "Try another token";
 			}
 		}
-		return card_render(ctx, &c);
+		return page_status_card(ctx, &c);
 	}
 	c.title = *db_str(t, 0, 3) ? db_str(t, 0, 3) : db_str(t, 0, 2) ? db_str(t, 0, 2) : "Toggl account";
 	c.extra = quota_text(d->r, d->quota);
@@ -145,13 +113,13 @@ toggl_card(struct tmpl_ctx *ctx, struct dash *d)
 		} else
 			c.detail = db_str(t, 0, 2) ? db_str(t, 0, 2) : "";
 	}
-	return card_render(ctx, &c);
+	return page_status_card(ctx, &c);
 }
 
 static int
 google_card(struct tmpl_ctx *ctx, struct dash *d)
 {
-	struct card c = { "muted", "Not connected", "Google Calendar is not connected",
+	struct page_card c = { "muted", "Not connected", "Google Calendar is not connected",
 		"Connect it to mirror every time entry as an event.", NULL, "/google", "Connect Google" };
 	PGresult *g = d->google;
 	struct buf b = BUF_INIT;
@@ -159,7 +127,7 @@ google_card(struct tmpl_ctx *ctx, struct dash *d)
 	int rc;
 
 	if (g == NULL || PQntuples(g) == 0)
-		return card_render(ctx, &c);
+		return page_status_card(ctx, &c);
 	st = db_str(g, 0, 0);
 	c.title = arena_printf(&d->r->arena, "Calendar “%s”", db_str(g, 0, 3));
 	c.action = "Manage Google";
@@ -191,7 +159,7 @@ google_card(struct tmpl_ctx *ctx, struct dash *d)
 		} else
 			c.detail = "Mirroring your entries.";
 	}
-	rc = card_render(ctx, &c);
+	rc = page_status_card(ctx, &c);
 	return rc;
 }
 

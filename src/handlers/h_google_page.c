@@ -43,31 +43,14 @@ connected(struct google_page *p)
 	return p->acct && PQntuples(p->acct) == 1;
 }
 
-struct card {
-	const char *badge_kind, *badge, *title, *detail, *extra;
-};
-
-static int
-card_nest(size_t key, struct tmpl_ctx *ctx, void *arg)
-{
-	const struct card *c = arg;
-
-	if (key == TK_STATUS_BADGE)
-		return page_badge(ctx, c->badge_kind, c->badge);
-	if (key == TK_STATUS_EXTRA)
-		return c->extra ? page_muted(ctx, c->extra) : 0;
-	return 0;
-}
-
 static int
 status_card(struct tmpl_ctx *ctx, struct google_page *p)
 {
 	struct req *r = p->r;
-	struct card c = { "muted", "Not connected", "Google Calendar is not connected",
+	struct page_card c = { "muted", "Not connected", "Google Calendar is not connected",
 		"Connect it and timebridge creates a calendar of its own, then mirrors every time entry into it as an "
 		"event. It can see and change only the calendars it created.", NULL };
 	PGresult *a = p->acct;
-	struct page_row row;
 	struct buf b = BUF_INIT;
 	int rc;
 
@@ -105,14 +88,9 @@ status_card(struct tmpl_ctx *ctx, struct google_page *p)
 		}
 		c.extra = b.len ? arena_strdup(&r->arena, b.data) : NULL;
 	}
-	memset(&row, 0, sizeof(row));
-	row.v[TK_STATUS_TITLE] = c.title;
-	row.v[TK_STATUS_DETAIL] = c.detail;
-	row.v[TK_STATUS_HREF] = arena_printf(&r->arena, "/entries?user=%s", p->uids);
-	row.v[TK_STATUS_ACTION] = "See the entries";
-	row.nest = card_nest;
-	row.arg = &c;
-	rc = page_nest_row(ctx, TMPL_STATUS, &row);
+	c.href = arena_printf(&r->arena, "/entries?user=%s", p->uids);
+	c.action = "See the entries";
+	rc = page_status_card(ctx, &c);
 	buf_free(&b);
 	return rc;
 }

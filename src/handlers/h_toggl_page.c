@@ -28,22 +28,6 @@ struct toggl_page {
 	char        since[16], until[16];
 };
 
-struct card {
-	const char *badge_kind, *badge, *title, *detail, *href, *action, *extra;
-};
-
-static int
-card_nest(size_t key, struct tmpl_ctx *ctx, void *arg)
-{
-	const struct card *c = arg;
-
-	if (key == TK_STATUS_BADGE)
-		return page_badge(ctx, c->badge_kind, c->badge);
-	if (key == TK_STATUS_EXTRA)
-		return c->extra ? page_muted(ctx, c->extra) : 0;
-	return 0;
-}
-
 /* The quota budgets as one line for the card, or NULL. Arena-owned. */
 static const char *
 quota_text(struct toggl_page *p)
@@ -80,11 +64,10 @@ quota_text(struct toggl_page *p)
 static int
 status_card(struct tmpl_ctx *ctx, struct toggl_page *p)
 {
-	struct card c = { "muted", "Not connected", "No Toggl account yet",
+	struct page_card c = { "muted", "Not connected", "No Toggl account yet",
 		"Paste your API token to connect: a background job checks it and fetches your workspaces.", NULL, NULL,
 		NULL };
 	PGresult *a = p->acct, *j = p->jobs;
-	struct page_row row;
 	char when[48];
 
 	c.href = arena_printf(&p->r->arena, "/jobs?user=%s", p->uids);
@@ -127,14 +110,7 @@ status_card(struct tmpl_ctx *ctx, struct toggl_page *p)
 		}
 	}
 render:
-	memset(&row, 0, sizeof(row));
-	row.v[TK_STATUS_TITLE] = c.title;
-	row.v[TK_STATUS_DETAIL] = c.detail;
-	row.v[TK_STATUS_HREF] = c.href;
-	row.v[TK_STATUS_ACTION] = c.action;
-	row.nest = card_nest;
-	row.arg = &c;
-	return page_nest_row(ctx, TMPL_STATUS, &row);
+	return page_status_card(ctx, &c);
 }
 
 struct ws_row {

@@ -119,6 +119,33 @@ page_empty_row(struct tmpl_ctx *ctx, const char *text)
 	return page_nest_values(ctx, TMPL_EMPTYROW, v, TK_TEXT__MAX);
 }
 
+static int
+card_nest(size_t key, struct tmpl_ctx *ctx, void *arg)
+{
+	const struct page_card *c = arg;
+
+	if (key == TK_STATUS_BADGE)
+		return page_badge(ctx, c->badge_kind, c->badge);
+	if (key == TK_STATUS_EXTRA)
+		return c->extra ? page_muted(ctx, c->extra) : 0;
+	return 0;
+}
+
+int
+page_status_card(struct tmpl_ctx *ctx, struct page_card *c)
+{
+	struct page_row row;
+
+	memset(&row, 0, sizeof(row));
+	row.v[TK_STATUS_TITLE] = c->title;
+	row.v[TK_STATUS_DETAIL] = c->detail;
+	row.v[TK_STATUS_HREF] = c->href;
+	row.v[TK_STATUS_ACTION] = c->action;
+	row.nest = card_nest;
+	row.arg = c;
+	return page_nest_row(ctx, TMPL_STATUS, &row);
+}
+
 int
 page_form_error(struct tmpl_ctx *ctx, const char *message)
 {

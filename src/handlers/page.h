@@ -81,6 +81,12 @@ int page_form_error(struct tmpl_ctx *ctx, const char *message) __attribute__((wa
 int page_option(struct tmpl_ctx *ctx, const char *value, const char *label, int selected) __attribute__((warn_unused_result));
 int page_empty_row(struct tmpl_ctx *ctx, const char *text) __attribute__((warn_unused_result));
 int page_link(struct tmpl_ctx *ctx, const char *href, const char *label, int current) __attribute__((warn_unused_result));
+/* A status card (status_card.html): a badge, a title, what it means, an optional muted line (extra, may be
+ * NULL) and a link. */
+struct page_card {
+	const char *badge_kind, *badge, *title, *detail, *extra, *href, *action;
+};
+int page_status_card(struct tmpl_ctx *ctx, struct page_card *c) __attribute__((warn_unused_result));
 /* A one-button POST form with the CSRF token, the scope (uid, may be ""), where to come back to (back, a
  * local path, may be NULL) and one named value. kind is a button style: primary, secondary, ghost, danger
  * (danger asks for confirmation when JS runs, with title). */

@@ -10,8 +10,10 @@
 
 #include "util/buf.h"
 
-int
-buf_reserve(struct buf *b, size_t extra)
+/* Room for extra more bytes and the NUL, doubling from 256. wiped: grow by copying into a fresh block and
+ * wiping the old one, as realloc() would free a copy of the content unwiped. 0, or -1 with b->oom set. */
+static int
+reserve(struct buf *b, size_t extra, int wiped)
 {
 	size_t need, cap;
 	char *p;
@@ -26,14 +28,37 @@ buf_reserve(struct buf *b, size_t extra)
 	cap = b->cap ? b->cap : 256;
 	while (cap < need)
 		cap *= 2;
-	if ((p = realloc(b->data, cap)) == NULL)
-		goto oom;
+	if (!wiped) {
+		if ((p = realloc(b->data, cap)) == NULL)
+			goto oom;
+	} else {
+		if ((p = malloc(cap)) == NULL)
+			goto oom;
+		if (b->data != NULL) {
+			memcpy(p, b->data, b->len);
+			OPENSSL_cleanse(b->data, b->cap);
+			free(b->data);
+		}
+		p[b->len] = '\0';
+	}
 	b->data = p;
 	b->cap = cap;
 	return 0;
 oom:
 	b->oom = 1;
 	return -1;
+}
+
+int
+buf_reserve(struct buf *b, size_t extra)
+{
+	return reserve(b, extra, 0);
+}
+
+int
+buf_reserve_wiped(struct buf *b, size_t extra)
+{
+	return reserve(b, extra, 1);
 }
 
 void

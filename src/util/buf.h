@@ -16,6 +16,9 @@ struct buf {
 #define BUF_INIT { NULL, 0, 0, 0 }
 
 int   buf_reserve(struct buf *b, size_t extra) __attribute__((warn_unused_result));
+/* Like buf_reserve(), but growth copies into a fresh block and wipes the old one instead of realloc(),
+ * which would free a copy of the content unwiped: for buffers that hold secrets. 0 or -1 (b->oom set). */
+int   buf_reserve_wiped(struct buf *b, size_t extra) __attribute__((warn_unused_result));
 void  buf_append(struct buf *b, const void *p, size_t n);
 void  buf_puts(struct buf *b, const char *s);
 void  buf_putc(struct buf *b, char c);

@@ -159,6 +159,17 @@ crypto_random(void *out, size_t n)
 	return 0;
 }
 
+double
+crypto_rand01(void)
+{
+	uint32_t v;
+
+	/* Not a secret, but OpenSSL's generator needs no seeding. */
+	if (crypto_random(&v, sizeof(v)) != 0)
+		return 0.5;
+	return v / 4294967296.0;
+}
+
 int
 crypto_token(char *out, size_t outsz, size_t nbytes)
 {

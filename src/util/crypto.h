@@ -25,6 +25,8 @@ const unsigned char *crypto_key(enum crypto_key k);
 void crypto_shutdown(void);  /* wipes the derived keys */
 
 int  crypto_random(void *out, size_t n) __attribute__((warn_unused_result));
+/* Uniform in [0, 1), for jitter (not for secrets); 0.5 if the generator fails. */
+double crypto_rand01(void);
 /* URL-safe base64 (no padding) of nbytes random bytes into out (size >= 4*nbytes/3+2). 0 on success. */
 int  crypto_token(char *out, size_t outsz, size_t nbytes) __attribute__((warn_unused_result));
 

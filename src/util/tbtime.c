@@ -194,3 +194,19 @@ tb_mono_ms(void)
 {
 	return clock_ms(CLOCK_MONOTONIC);
 }
+
+double
+tb_backoff_s(double base, double max, int attempt, double u)
+{
+	double d = base;
+
+	for (int i = 1; i < attempt && d < max; i++)
+		d *= 2;
+	if (d > max)
+		d = max;
+	if (!(u >= 0))
+		u = 0;
+	if (u >= 1)
+		u = 0.999999;
+	return d / 2 + u * (d / 2);
+}

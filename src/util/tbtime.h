@@ -34,4 +34,9 @@ void    tb_civil_from_days(int64_t days, int64_t *y, int *m, int *d);
 int64_t tb_now_ms(void);
 int64_t tb_mono_ms(void);
 
+/* Retry delay in seconds: base doubling per attempt after the first (attempt <= 1: base), capped at max,
+ * then full jitter over the upper half by u in [0, 1) (out of range or NaN: clamped), so that clients that
+ * failed together spread out and none comes back sooner than half the nominal delay. */
+double  tb_backoff_s(double base, double max, int attempt, double u);
+
 #endif

@@ -14,6 +14,7 @@
 #include "util/crypto.h"
 #include "util/log.h"
 #include "util/tbtime.h"
+#include "util/utf8.h"
 #include "worker/worker.h"
 
 /* Every job kind timebridge knows. Jobs of a kind missing here fail with "unknown job kind" (retried, then
@@ -67,45 +68,15 @@ static void
 utf8_clean(char *s)
 {
 	unsigned char *p = (unsigned char *)s;
-	size_t need, i;
-	unsigned char lo, hi;
+	size_t n = strlen(s), k;
 
-	while (*p) {
-		if (*p < 0x80) {
-			p++;
-			continue;
+	while (n > 0) {
+		if ((k = tb_utf8_seq(p, n)) == 0) {
+			*p = '?';
+			k = 1;
 		}
-		lo = 0x80;
-		hi = 0xbf;
-		if (*p >= 0xc2 && *p <= 0xdf)
-			need = 1;
-		else if (*p >= 0xe0 && *p <= 0xef) {
-			need = 2;
-			if (*p == 0xe0)
-				lo = 0xa0;      /* overlong */
-			else if (*p == 0xed)
-				hi = 0x9f;      /* UTF-16 surrogates */
-		} else if (*p >= 0xf0 && *p <= 0xf4) {
-			need = 3;
-			if (*p == 0xf0)
-				lo = 0x90;      /* overlong */
-			else if (*p == 0xf4)
-				hi = 0x8f;      /* above U+10FFFF */
-		} else {
-			*p++ = '?';
-			continue;
-		}
-		for (i = 1; i <= need; i++) {
-			unsigned char c = p[i];
-			unsigned char l = i == 1 ? lo : 0x80, h = i == 1 ? hi : 0xbf;
-			if (c < l || c > h)
-				break;
-		}
-		if (i <= need) {
-			*p++ = '?';
-			continue;
-		}
-		p += need + 1;
+		p += k;
+		n -= k;
 	}
 }
 
@@ -207,30 +178,8 @@ job_complete(struct job *job)
 double
 job_backoff_s(int attempt, double u)
 {
-	double d = LIMIT_JOB_BACKOFF_BASE_S;
-
-	for (int i = 1; i < attempt && d < LIMIT_JOB_BACKOFF_MAX_S; i++)
-		d *= 2;
-	if (d > LIMIT_JOB_BACKOFF_MAX_S)
-		d = LIMIT_JOB_BACKOFF_MAX_S;
-	if (u < 0)
-		u = 0;
-	if (u >= 1)
-		u = 0.999999;
-	/* Full jitter over the upper half: retries of jobs that failed together (an upstream outage) spread
-	 * out, and none comes back sooner than half the nominal delay. */
-	return d / 2 + u * (d / 2);
-}
-
-/* Uniform in [0, 1), for the jitter. Not a secret, but OpenSSL's generator needs no seeding. */
-static double
-rand01(void)
-{
-	uint32_t v;
-
-	if (crypto_random(&v, sizeof(v)) != 0)
-		return 0.5;
-	return v / 4294967296.0;
+	/* Retries of jobs that failed together (an upstream outage) spread out. */
+	return tb_backoff_s(LIMIT_JOB_BACKOFF_BASE_S, LIMIT_JOB_BACKOFF_MAX_S, attempt, u);
 }
 
 static const char *const result_names[] = { "ok", "retry", "fatal", "pause", "defer" };
@@ -267,13 +216,13 @@ record_outcome(struct job *job, enum job_result res, int64_t ms)
 		break;
 	case JOB_RETRY:
 		verdict = "retry";
-		delay = job->retry_after_s > 0 ? job->retry_after_s : job_backoff_s(job->attempts, rand01());
+		delay = job->retry_after_s > 0 ? job->retry_after_s : job_backoff_s(job->attempts, crypto_rand01());
 		snprintf(delay_s, sizeof(delay_s), "%.3f", delay);
 		r = DB_EXEC(job->db, STMT_JOB_FAIL, id, job->owner, delay_s, job->err);
 		break;
 	case JOB_DEFER:
 		verdict = "defer";
-		delay = job->retry_after_s > 0 ? job->retry_after_s : job_backoff_s(1, rand01());
+		delay = job->retry_after_s > 0 ? job->retry_after_s : job_backoff_s(1, crypto_rand01());
 		snprintf(delay_s, sizeof(delay_s), "%.3f", delay);
 		r = DB_EXEC(job->db, STMT_JOB_DEFER, id, job->owner, delay_s, job->err);
 		break;

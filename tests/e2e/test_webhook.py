@@ -734,7 +734,7 @@ def test_retention_setting_purges_old_events(sub, stack, db):
     db.sql("UPDATE settings SET value = '2' WHERE key = 'webhook_event_retention_days'")
     try:
         stack.app.cli("jobs", "enqueue", "maintenance.purge")
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 120   # generous: a loaded machine; a job that ran returns at once
         while time.monotonic() < deadline and recorded(db, sub.id, ev) is not None:
             time.sleep(0.2)
         assert recorded(db, sub.id, ev) is None, "maintenance.purge did not apply the retention"
@@ -755,7 +755,7 @@ def test_database_down_is_503_and_the_retry_is_applied(sub, stack, db):
         assert r.status_code == 503, r.text
     finally:
         stack.pg.start()
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120
     while True:
         r = sub.post(body)
         if r.status_code != 503 or time.monotonic() > deadline:
@@ -786,13 +786,13 @@ def fake_sub(stack, fakes, env, db):
 
 
 def control(fake, path, body):
-    r = requests.post(fake["base"] + path, json=body, timeout=30)
+    r = requests.post(fake["base"] + path, json=body, timeout=120)
     assert r.status_code == 200, r.text
     return r.json()
 
 
 def drain(fake):
-    assert control(fake, "/_control/drain", {"timeout": 15})["idle"]
+    assert control(fake, "/_control/drain", {"timeout": 90})["idle"]
 
 
 def ping_through_fake(fake):
