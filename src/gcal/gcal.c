@@ -116,16 +116,6 @@ gcal_aad(char *out, size_t outsz, const char *prefix, int64_t user_id)
 	snprintf(out, outsz, "%s:%" PRId64, prefix, user_id);
 }
 
-double
-gcal_rand01(void)
-{
-	uint32_t v;
-
-	if (crypto_random(&v, sizeof(v)) != 0)
-		return 0.5;
-	return v / 4294967296.0;
-}
-
 int
 gcal_account_load(struct gcal *g, PGresult **out)
 {

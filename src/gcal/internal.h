@@ -27,8 +27,6 @@ void   gcal_entry_from_row(const PGresult *r, int row, struct gcal_entry *e);
 void   gcal_mirror_fail(struct gcal *g, int64_t entry_id, const char *state, const char *msg);
 /* The sealing AAD of a user's secret: "<prefix>:<user id>". */
 void   gcal_aad(char *out, size_t outsz, const char *prefix, int64_t user_id);
-/* Uniform in [0, 1), for jitter. */
-double gcal_rand01(void);
 /* Load STMT_GOOGLE_ACCOUNT_LOAD for g->user_id: 1 found (*out to PQclear), 0 none, -1 error (g->err). */
 int    gcal_account_load(struct gcal *g, PGresult **out);
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "gcal/internal.h"
+#include "util/crypto.h"
 #include "util/log.h"
 #include "util/tbtime.h"
 
@@ -627,7 +628,7 @@ gcal_sync_entry(struct gcal *g, int64_t entry_id, int force)
 	level = (int)db_i64(r, 0, GC_G_BACKOFF_LEVEL);
 	backoff_s = db_isnull(r, 0, GC_G_BACKOFF_S) ? 0 : strtod(db_str(r, 0, GC_G_BACKOFF_S), NULL);
 	if (backoff_s > 0) {
-		g->retry_after_s = backoff_s + gcal_rand01() * (backoff_s / 5 + 0.1);
+		g->retry_after_s = backoff_s + crypto_rand01() * (backoff_s / 5 + 0.1);
 		gcal_error(g, "waiting %.1f s: Google rate-limited this user", backoff_s);
 		gcal_uncount(g);
 		goto out;

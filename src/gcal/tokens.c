@@ -195,7 +195,7 @@ backoff(struct gcal *g, int level)
 		wait *= 2;
 	if (wait > LIMIT_GOOGLE_BACKOFF_MAX_S)
 		wait = LIMIT_GOOGLE_BACKOFF_MAX_S;
-	wait = wait / 2 + gcal_rand01() * wait / 2;
+	wait = wait / 2 + crypto_rand01() * wait / 2;
 	db_i64s(g->user_id, uid);
 	snprintf(secs, sizeof(secs), "%.3f", wait);
 	snprintf(lvl, sizeof(lvl), "%d", LIMIT_GOOGLE_BACKOFF_LEVEL_MAX);
@@ -227,7 +227,7 @@ gcal_api_failure(struct gcal *g, const char *what, int backoff_level)
 	case API_GOOGLE_RATE:
 		wait = backoff(g, backoff_level);
 		gcal_uncount(g);
-		g->retry_after_s = wait + gcal_rand01() * (wait / 5 + 0.1);
+		g->retry_after_s = wait + crypto_rand01() * (wait / 5 + 0.1);
 		gcal_error(g, "%s: Google rate limit (%ld %s): every Google sync of this user waits %.1f s", what,
 		    e->status, e->reason[0] ? e->reason : e->message, wait);
 		return GCAL_RETRY;
