@@ -245,9 +245,10 @@ static const char *const stmt_text[STMT__MAX] = {
 	 * the same parameters up to here); $21 LIMIT_TOGGL_METADATA_DELAY_S. Applied only when `at` is not
 	 * older than ours and something differs, never on a tombstone; every real change bumps version and
 	 * updated_at. A stored entry that names a project or tag we do not know (a client comes with its
-	 * project) asks for a metadata refresh in the same statement, not in another round trip: a
-	 * toggl.metadata job for the entry's owner under toggl_metadata_request()'s dedupe key, so a burst of
-	 * such events folds into the one unfinished job (DO NOTHING: no row, no NOTIFY). */
+	 * project) asks for a metadata refresh in the same statement, not in another round trip: the SQL
+	 * function toggl_metadata_request() (sql/008_toggl_metadata.sql) queues one toggl.metadata job of the
+	 * entry's owner, folded by dedupe key. It is called only then: an INSERT INTO jobs in the statement
+	 * itself would cost every event. The result row has a fourth column: whether this event queued it. */
 	[STMT_WEBHOOK_ENTRY_UPSERT] =
 	    WEBHOOK_SUB WEBHOOK_ENTRY_NEW("$8::bigint", "$8::bigint")
 	    /* One judgement row (a LEFT JOIN, not one subquery per case: this is the hot path). */
@@ -264,15 +265,11 @@ static const char *const stmt_text[STMT__MAX] = {
 	    "stop = EXCLUDED.stop, duration = EXCLUDED.duration, tags = EXCLUDED.tags, tag_ids = EXCLUDED.tag_ids, "
 	    "at = EXCLUDED.at, version = t.version + 1, updated_at = now() "
 	    "WHERE t.server_deleted_at IS NULL AND EXCLUDED.at >= t.at AND " WEBHOOK_ENTRY_ROW("t.")
-	    " IS DISTINCT FROM " WEBHOOK_ENTRY_ROW("EXCLUDED.") " RETURNING 1), "
-	    "meta AS (INSERT INTO jobs (kind, payload, user_id, dedupe_key, run_after) "
-	    "SELECT 'toggl.metadata'::text, '{}'::jsonb, new.owner, 'toggl.metadata:' || new.owner, "
-	    "now() + make_interval(secs => $21::int) FROM new WHERE EXISTS (SELECT 1 FROM up) "
+	    " IS DISTINCT FROM " WEBHOOK_ENTRY_ROW("EXCLUDED.") " RETURNING 1) " WEBHOOK_END ", "
+	    "(SELECT toggl_metadata_request(new.owner, $21::int) FROM new WHERE EXISTS (SELECT 1 FROM up) "
 	    "AND ((new.project_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM toggl_projects p "
 	    "WHERE p.id = new.project_id)) OR EXISTS (SELECT 1 FROM unnest(new.tag_ids) AS u(id) "
-	    "WHERE NOT EXISTS (SELECT 1 FROM toggl_tags g WHERE g.id = u.id))) "
-	    "ON CONFLICT (kind, dedupe_key) WHERE dedupe_key IS NOT NULL AND state IN ('queued', 'failed', 'paused') "
-	    "DO NOTHING) " WEBHOOK_END,
+	    "WHERE NOT EXISTS (SELECT 1 FROM toggl_tags g WHERE g.id = u.id))))",
 	/* Deleted: the same parameters, $20 the tombstone time. A delete wins over any update: it applies to
 	 * any live row whatever its `at`; an entry never seen is stored as a tombstone, so a late create or
 	 * update of it cannot resurrect it. Its owner may be absent from the payload: then the stored row's. */

@@ -534,6 +534,10 @@ run_event(struct req *r, const char *hash, enum stmt s, struct params *p)
 		wr = WEBHOOK_IGNORED;
 	log_debug(r->id, "webhook: event %s %s/%s: %s", p->v[1], p->v[3] ? p->v[3] : "-",
 	    p->v[4] ? p->v[4] : "-", result);
+	/* The entry upsert's fourth column: this event queued the batched metadata refresh. */
+	if (PQnfields(res) > 3 && db_bool(res, 0, 3))
+		log_info(r->id, "webhook: event %s names a project or tag we do not know: metadata refresh queued",
+		    p->v[1]);
 	reply_ok(r, result);
 	PQclear(res);
 	return wr;

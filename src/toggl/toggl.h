@@ -190,9 +190,9 @@ json_t *toggl_account_json(struct db *db, int64_t user_id);
 enum toggl_rc toggl_metadata_refresh(struct toggl_sync *s) __attribute__((warn_unused_result));
 /* Ask for a refresh soon, batched: one toggl.metadata job per user (dedupe key), requests within
  * LIMIT_TOGGL_METADATA_DELAY_S fold into it. For code that meets an unknown project, client or tag. The
- * webhook receiver asks inside its one event statement (STMT_WEBHOOK_ENTRY_UPSERT), with the same kind and
- * dedupe key "toggl.metadata:<user id>": keep the two in step. Safe inside a caller's transaction. 0, or
- * -1 (db->err). */
+ * webhook receiver asks inside its one event statement, through the SQL function of the same name
+ * (sql/008_toggl_metadata.sql), with the same kind and dedupe key "toggl.metadata:<user id>": keep the two
+ * in step. Safe inside a caller's transaction. 0, or -1 (db->err). */
 int  toggl_metadata_request(struct db *db, int64_t user_id) __attribute__((warn_unused_result));
 /* Count the unknown projects/tags/clients named by the user's entries changed since since_s; request a
  * refresh when there are any. Returns that count, -1 on a database error. */
