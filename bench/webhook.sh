@@ -17,6 +17,9 @@
 # its mirror row and queues a google.sync_entry job, so its commit carries a NOTIFY, like every baseline
 # commit. That connection sits in a rate-limit backoff, so the jobs are queued and the worker woken but no
 # job runs: the worker's Google calls would take the same 2 cores, and this bench measures the receiver.
+# req/s on a shared 2-core machine swings 2x from one run to the next, so the CPU each side spends per
+# event (its FastCGI program, its PostgreSQL backends, the worker's backends woken by its NOTIFYs, from
+# /proc) is printed too: it does not swing, and says which side does more work.
 #   bench/webhook.sh   env: BENCH_SECONDS (10), BENCH_CONNECTIONS (16), BENCH_THREADS (2, wrk),
 #                      BENCH_ROUNDS (2), TIMEBRIDGE_FCGI_THREADS (4, also the baseline's),
 #                      BENCH_LOG_LEVEL (warn: the per-request info line is the operator's choice),
@@ -133,15 +136,40 @@ try:
         lines = [l for l in r.stdout.splitlines() if l.startswith("{")]
         return json.loads(lines[-1])
 
+    def ticks(pids):
+        n = 0
+        for pid in pids:
+            try:
+                stat = Path("/proc/%d/stat" % pid).read_text()
+            except OSError:
+                continue
+            f = stat[stat.rindex(")") + 2:].split()
+            n += int(f[11]) + int(f[12])   # utime + stime
+        return n
+
     # Warm-up (caches, prepared statements, connections), then alternate the measured runs.
     rnd = 0
     for name in targets:
         wrk(targets[name], 2, rnd)
         rnd += 1
+    # Every connection has been used by now; the baseline's are the ones that ran its upsert.
+    backends = [(int(r[0]), r[1] or "", r[2] or "") for r in st.pg.sql(
+        "SELECT pid, application_name, query FROM pg_stat_activity WHERE backend_type = 'client backend' "
+        "AND pid <> pg_backend_pid()")]
+    ours = ([p.popen.pid for p in st.app.fcgi], [b[0] for b in backends if b[1].startswith("timebridge-fcgi")])
+    groups = {"timebridge": ours, "tb+google": ours,
+              "baseline": ([base.popen.pid], [b[0] for b in backends if "bench_baseline" in b[2]])}
+    workers = [b[0] for b in backends if b[1].startswith("timebridge-worker")]
+    hz = os.sysconf("SC_CLK_TCK")
     results = {name: [] for name in targets}
     for _ in range(ROUNDS):
         for name in targets:
-            results[name].append(wrk(targets[name], SECONDS, rnd))
+            pids = groups[name] + (workers,)
+            before = [ticks(g) for g in pids]
+            r = wrk(targets[name], SECONDS, rnd)
+            n = max(1, r["requests"] - r["non2xx"] - r["socket_errors"])
+            r["cpu_ms"] = [(ticks(g) - b) * 1000.0 / hz / n for g, b in zip(pids, before)]
+            results[name].append(r)
             rnd += 1
 
     def ok(name):
@@ -184,12 +212,17 @@ med = {n: {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50_ms", "
        for n, runs in results.items()}
 for n in results:
     print("%-12s %6s %10.0f %9.3f %9.3f" % (n, "median", med[n]["rps"], med[n]["p50_ms"], med[n]["p99_ms"]))
+cpu = {n: [statistics.median(r["cpu_ms"][i] for r in runs) for i in range(3)] for n, runs in results.items()}
+print("CPU per event, ms (medians): program + its PostgreSQL backends + the worker's (NOTIFY wake-ups) = total")
+for n, c in cpu.items():
+    print("%-12s %6.3f + %6.3f + %6.3f = %6.3f" % (n, c[0], c[1], c[2], sum(c)))
 
 
 def ratios(a, b, note):
     r = med[a]["rps"] / med[b]["rps"] if med[b]["rps"] else 0
     print("ratio %s : %s = %.2fx req/s%s; p50 %.2fx, p99 %.2fx" % (
         a, b, r, note, med[a]["p50_ms"] / med[b]["p50_ms"], med[a]["p99_ms"] / med[b]["p99_ms"]))
+    print("      CPU per event %s : %s = %.2fx" % (a, b, sum(cpu[a]) / sum(cpu[b]) if sum(cpu[b]) else 0))
 
 
 ratios("timebridge", "baseline", " (target >= 1.0x)")
