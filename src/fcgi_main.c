@@ -106,10 +106,24 @@ read_body(struct req *r)
 	return 0;
 }
 
+/* The first request header longer than LIMIT_HEADER_MAX, as its "HTTP_NAME=value" entry, or NULL. The
+ * web server has limits of its own; this one holds whatever server is in front. */
+static const char *
+oversized_header(FCGX_Request *fr)
+{
+	const char *eq;
+
+	for (char **e = fr->envp; *e; e++)
+		if (strncmp(*e, "HTTP_", 5) == 0 && (eq = strchr(*e, '=')) != NULL &&
+		    strlen(eq + 1) > LIMIT_HEADER_MAX)
+			return *e;
+	return NULL;
+}
+
 static void
 handle(struct worker *w, FCGX_Request *fr, struct req *r, unsigned long seq)
 {
-	const char *rid, *uri;
+	const char *rid, *uri, *big;
 	int64_t took;
 
 	r->fcgi = fr;
@@ -137,6 +151,9 @@ handle(struct worker *w, FCGX_Request *fr, struct req *r, unsigned long seq)
 
 	if (strlen(r->path) > LIMIT_PATH_MAX)
 		resp_error(r, 414, "The path is longer than %d bytes.", LIMIT_PATH_MAX);
+	else if ((big = oversized_header(fr)) != NULL)
+		resp_error(r, 400, "The header %.*s is longer than %d bytes.", (int)(strcspn(big, "=") - 5), big + 5,
+		    LIMIT_HEADER_MAX);
 	else if (r->method == METHOD_OTHER)
 		resp_error(r, 405, "Unsupported method.");
 	else if (read_body(r) == 0)

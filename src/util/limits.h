@@ -20,9 +20,6 @@
 #define LIMIT_TEMPLATE_KEY_MAX    48              /* a @@key@@ marker name → parse error */
 #define LIMIT_TEMPLATE_NEST_MAX   8               /* tmpl_nest() depth (layout → page → rows) → render error */
 
-/* Output. */
-#define LIMIT_RESPONSE_HEADERS    2048            /* bytes of extra response headers */
-
 /* Secrets. */
 #define LIMIT_SECRET_KEY_MIN      32              /* TIMEBRIDGE_SECRET_KEY characters → refuse to start */
 #define LIMIT_PASSWORD_MIN        10              /* user passwords */

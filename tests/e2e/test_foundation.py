@@ -141,6 +141,16 @@ def test_bad_configuration_stops_with_one_line_naming_the_variable(stack, prog, 
     assert variable in lines[0]
 
 
+def test_an_oversized_request_header_is_400_whatever_server_is_in_front(stack):
+    """LIMIT_HEADER_MAX (8192) holds at the app itself, straight over FastCGI; exactly the limit passes."""
+    from test_webhook import fcgi_post
+    sock = stack.app.sockets[0]
+    status, _, body = fcgi_post(sock, "/healthz", b"", headers={"X-Big": "a" * 8193})
+    assert status == 400 and b"X_BIG" in body
+    status, _, _ = fcgi_post(sock, "/healthz", b"", headers={"X-Big": "a" * 8192})
+    assert status == 405   # judged normally: POST is not allowed on /healthz
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to show that root is refused")
 @pytest.mark.parametrize("prog", ["timebridge-fcgi", "timebridge-worker"])
 def test_daemons_refuse_to_run_as_root(stack, prog):
