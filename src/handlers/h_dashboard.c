@@ -172,20 +172,8 @@ static int
 ws_nest(size_t key, struct tmpl_ctx *ctx, void *arg)
 {
 	struct ws_row *w = arg;
-	PGresult *ws = w->d->ws;
-	int i = w->i;
 
-	if (key != TK_DWH_BADGE)
-		return 0;
-	if (db_isnull(ws, i, 2))
-		return page_badge(ctx, "muted", "No webhook");
-	if (!db_bool(ws, i, 3))
-		return page_badge(ctx, "warn", "Disabled");
-	if (!db_bool(ws, i, 4))
-		return page_badge(ctx, "warn", "Not validated");
-	if (db_bool(ws, i, 7))
-		return page_badge(ctx, "warn", "Deliveries retrying");
-	return page_badge(ctx, "ok", "Active");
+	return key == TK_DWH_BADGE ? page_webhook_badge(ctx, w->d->ws, w->i) : 0;
 }
 
 static int
@@ -198,10 +186,7 @@ webhook_rows(struct tmpl_ctx *ctx, struct dash *d)
 		struct page_row row;
 		char last[64];
 		memset(&row, 0, sizeof(row));
-		if (db_isnull(d->ws, i, 5))
-			snprintf(last, sizeof(last), "%s", db_isnull(d->ws, i, 2) ? "—" : "None yet");
-		else
-			page_when(last, sizeof(last), db_i64(d->ws, i, 5), db_str(d->ws, i, 6));
+		page_webhook_last(last, sizeof(last), d->ws, i);
 		row.v[TK_DWH_WORKSPACE] = *db_str(d->ws, i, 1) ? db_str(d->ws, i, 1) :
 		    arena_printf(&d->r->arena, "Workspace %s", db_str(d->ws, i, 0));
 		row.v[TK_DWH_LAST] = arena_strdup(&d->r->arena, last);

@@ -127,17 +127,8 @@ ws_nest(size_t key, struct tmpl_ctx *ctx, void *arg)
 	int i = w->i, has = !db_isnull(ws, i, 2);
 	const char *wid = db_str(ws, i, 0);
 
-	if (key == TK_TWS_BADGE) {
-		if (!has)
-			return page_badge(ctx, "muted", "No webhook");
-		if (!db_bool(ws, i, 3))
-			return page_badge(ctx, "warn", "Disabled");
-		if (!db_bool(ws, i, 4))
-			return page_badge(ctx, "warn", "Not validated");
-		if (db_bool(ws, i, 7))
-			return page_badge(ctx, "warn", "Deliveries retrying");
-		return page_badge(ctx, "ok", "Active");
-	}
+	if (key == TK_TWS_BADGE)
+		return page_webhook_badge(ctx, ws, i);
 	if (key == TK_TWS_ACTIONS) {
 		struct page_btn setup = { "/toggl/webhook/setup", page_scope_param(p->r, p->uid), "/toggl", "workspace",
 			wid, has ? "Refresh" : "Set up", has ? "secondary" : "primary",
@@ -165,10 +156,7 @@ ws_rows(struct tmpl_ctx *ctx, struct toggl_page *p)
 		struct buf detail = BUF_INIT;
 		char last[64];
 		memset(&row, 0, sizeof(row));
-		if (db_isnull(p->ws, i, 5))
-			snprintf(last, sizeof(last), "%s", db_isnull(p->ws, i, 2) ? "—" : "None yet");
-		else
-			page_when(last, sizeof(last), db_i64(p->ws, i, 5), db_str(p->ws, i, 6));
+		page_webhook_last(last, sizeof(last), p->ws, i);
 		if (!db_isnull(p->ws, i, 8) && *db_str(p->ws, i, 8))
 			buf_printf(&detail, "events: %s", db_str(p->ws, i, 8));
 		if (!db_isnull(p->ws, i, 10))

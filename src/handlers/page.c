@@ -618,3 +618,26 @@ page_render(struct req *r, int status, const char *title, const char *slug, enum
 	r->status = status;
 	r->out_type = "text/html; charset=utf-8";
 }
+
+int
+page_webhook_badge(struct tmpl_ctx *ctx, const PGresult *ws, int i)
+{
+	if (db_isnull(ws, i, 2))
+		return page_badge(ctx, "muted", "No webhook");
+	if (!db_bool(ws, i, 3))
+		return page_badge(ctx, "warn", "Disabled");
+	if (!db_bool(ws, i, 4))
+		return page_badge(ctx, "warn", "Not validated");
+	if (db_bool(ws, i, 7))
+		return page_badge(ctx, "warn", "Deliveries retrying");
+	return page_badge(ctx, "ok", "Active");
+}
+
+void
+page_webhook_last(char *out, size_t n, const PGresult *ws, int i)
+{
+	if (db_isnull(ws, i, 5))
+		snprintf(out, n, "%s", db_isnull(ws, i, 2) ? "—" : "None yet");
+	else
+		page_when(out, n, db_i64(ws, i, 5), db_str(ws, i, 6));
+}

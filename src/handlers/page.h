@@ -110,6 +110,10 @@ void page_hours(char *out, size_t n, int64_t seconds);                 /* "12.5 
 void page_ago(char *out, size_t n, int64_t seconds_ago);               /* "3 min ago", "in 2 h" */
 /* "N ago" when the time is within a week, else the absolute text abs (may be NULL). */
 void page_when(char *out, size_t n, int64_t seconds_ago, const char *abs);
+/* Row i of STMT_ADMIN_WORKSPACES (dashboard and Toggl page): the webhook's state as a badge, and when
+ * its last event arrived. */
+int  page_webhook_badge(struct tmpl_ctx *ctx, const PGresult *ws, int i) __attribute__((warn_unused_result));
+void page_webhook_last(char *out, size_t n, const PGresult *ws, int i);
 
 /* Parse a non-negative decimal int64; -1 when s is NULL, empty, not a number or too large. */
 int64_t page_id(const char *s);
