@@ -52,7 +52,7 @@ tb_make_reachable "$TB_BUILD_DIR"
 
 export TB_BUILD_DIR BASELINE_BIN=$baseline
 exec /usr/bin/python3 - "$@" <<'PY'
-import json, os, statistics, subprocess, sys, time
+import json, os, statistics, subprocess, sys, time, urllib.request
 from pathlib import Path
 
 ROOT = Path.cwd()
@@ -191,6 +191,12 @@ try:
                                     uid_g)[0][0])
         google_status = st.pg.sql("SELECT status FROM google_accounts WHERE user_id = %s", uid_g)[0][0]
     base_rows = int(st.pg.sql("SELECT count(*) FROM bench_baseline")[0][0])
+    # Group commit: how many entry upserts shared a statement and a commit, on average (all our runs).
+    counters = {}
+    for line in urllib.request.urlopen(st.nginx.url + "/metrics", timeout=10).read().decode().splitlines():
+        for name in ("batches", "batched_events", "batch_splits"):
+            if line.startswith("timebridge_webhook_%s_total " % name):
+                counters[name] = int(float(line.split()[1]))
     # Every lookup of the hot path must stay an index lookup as the tables grow (a generic plan made
     # while a table was empty once scanned webhook_events for every event).
     scans = dict((r[0], int(r[1])) for r in st.pg.sql(
@@ -229,6 +235,9 @@ ratios("timebridge", "baseline", " (target >= 1.0x)")
 if GOOGLE:
     ratios("tb+google", "baseline", " (Google connected: a mirror row, a job and a NOTIFY per event)")
     ratios("tb+google", "timebridge", " (what a Google connection costs)")
+print("group commit (timebridge, all runs): %d batches of %.1f events on average, %d split after a failure" % (
+    counters.get("batches", 0), counters.get("batched_events", 0) / max(1, counters.get("batches", 0)),
+    counters.get("batch_splits", 0)))
 print("non-2xx (socket errors): " + ", ".join("%s %d (%d)" % (n, sum(r["non2xx"] for r in runs),
                                                                sum(r["socket_errors"] for r in runs))
                                               for n, runs in results.items()))

@@ -3,6 +3,7 @@
 #ifndef TB_DB_H
 #define TB_DB_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -70,6 +71,25 @@ int  db_schema_version(struct db *db);
  * the job id, or -1. Inside a caller's transaction the job becomes visible (and NOTIFY fires) at commit. */
 int64_t db_job_enqueue(struct db *db, const char *kind, const char *payload, int64_t user_id,
             const char *dedupe_key, double delay_s) __attribute__((warn_unused_result));
+
+/* Group commit (db_group.c): concurrent writers of one process share a statement and a commit. Embed a
+ * db_group_item in what run() needs; db_group_submit() returns once run() has been called with it
+ * (by this thread or another) and the batch is over. run() gets at most LIMIT_DB_GROUP_MAX items, no
+ * two with the same key, and the connection of the thread that leads; it must answer every item. */
+struct db_group_item {
+	struct db_group_item *next;
+	int64_t               key;
+	int                   done;
+};
+struct db_group {
+	pthread_mutex_t        lock;
+	pthread_cond_t         cond;
+	struct db_group_item  *head;     /* waiting, in arrival order */
+	int                    leading;  /* a batch is running */
+	void                 (*run)(struct db *db, struct db_group_item **items, int n);
+};
+#define DB_GROUP_INIT(fn) { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, 0, (fn) }
+void db_group_submit(struct db_group *g, struct db *db, struct db_group_item *it);
 
 /* int64 to decimal text, for parameters. */
 #define DB_I64_LEN 24

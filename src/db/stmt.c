@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -191,13 +192,14 @@ static const char *const stmt_text[STMT__MAX] = {
 	/* -- feature blocks, in the order of stmt.h -- */
 
 	/* toggl (issue 3) */
-	/* toggl webhook receiver (h_webhook.c). Every event is ONE round trip: a data-modifying CTE that
+	/* toggl webhook receiver (h_webhook.c). Every event is in ONE statement: a data-modifying CTE that
 	 * re-checks the subscription is live (revocation answers 404 at once, despite the token cache),
 	 * records the raw event deduplicated on (subscription, event_id), applies the change and touches the
 	 * subscription, all in one implicit transaction (the time_entries triggers, e.g. Google's job
 	 * queueing and its NOTIFY, commit with it). Common parameters: $1 subscription row id, $2 event_id, $3
-	 * raw body, $4 model, $5 action, $6 LIMIT_WEBHOOK_TOUCH_S. The result row: (live subscriptions: 0 or
-	 * 1, the recorded result or NULL for a duplicate, rows changed: 0 or 1).
+	 * raw body, $4 model, $5 action, $6 LIMIT_WEBHOOK_TOUCH_S (entry upserts, batched, are the exception
+	 * below). The result row: (live subscriptions: 0 or 1, the recorded result or NULL for a duplicate,
+	 * rows changed: 0 or 1).
 	 * Deduplication is the event insert's ON CONFLICT, whose arbiter is always the unique index: a lookup
 	 * the planner could turn into a scan (a generic plan made while the table was empty did, once per
 	 * event) is not used for it. The change is applied only when that insert took the event. The recorded
@@ -236,43 +238,77 @@ static const char *const stmt_text[STMT__MAX] = {
 #define WEBHOOK_ENTRY_COLS \
 	    "toggl_user_id, workspace_id, project_id, task_id, description, billable, start, stop, duration, tags, " \
 	    "tag_ids, at"
-#define WEBHOOK_ENTRY_ROW(p) \
-	    "(" p "toggl_user_id, " p "workspace_id, " p "project_id, " p "task_id, " p "description, " p "billable, " \
-	    p "start, " p "stop, " p "duration, " p "tags, " p "tag_ids, " p "at)"
-	/* Created/updated: $7 entry id, $8 its Toggl user, $9 workspace, $10 project, $11 task, $12
-	 * description, $13 billable, $14 start, $15 stop (NULL running), $16 duration, $17 tags and $18
-	 * tag_ids (JSON arrays), $19 at; $20 NULL (the tombstone time of the delete statement, which takes
-	 * the same parameters up to here); $21 LIMIT_TOGGL_METADATA_DELAY_S. Applied only when `at` is not
-	 * older than ours and something differs, never on a tombstone; every real change bumps version and
-	 * updated_at. A stored entry that names a project or tag we do not know (a client comes with its
-	 * project) asks for a metadata refresh in the same statement, not in another round trip: the SQL
-	 * function toggl_metadata_request() (sql/008_toggl_metadata.sql) queues one toggl.metadata job of the
-	 * entry's owner, folded by dedupe key. It is called only then: an INSERT INTO jobs in the statement
-	 * itself would cost every event. The result row has a fourth column: whether this event queued it. */
-	[STMT_WEBHOOK_ENTRY_UPSERT] =
-	    WEBHOOK_SUB WEBHOOK_ENTRY_NEW("$8::bigint", "$8::bigint")
-	    /* One judgement row (a LEFT JOIN, not one subquery per case: this is the hot path). */
-	    "verdict AS (SELECT CASE WHEN cur.id IS NULL THEN 'applied' "
+#define WEBHOOK_ENTRY_ROW_BARE(p) \
+	    p "toggl_user_id, " p "workspace_id, " p "project_id, " p "task_id, " p "description, " p "billable, " \
+	    p "start, " p "stop, " p "duration, " p "tags, " p "tag_ids, " p "at"
+#define WEBHOOK_ENTRY_ROW(p) "(" WEBHOOK_ENTRY_ROW_BARE(p) ")"
+	/* Created/updated, for a batch of events from concurrent deliveries (group commit, db_group.c): one
+	 * statement and one commit for all of them, each event judged and applied as if alone, by the rules
+	 * of the single-event statements here. A lone delivery is a batch of one. $1 a JSON array with one
+	 * [raw body, {fields}] pair per event, the fields named by the record below (sub: subscription row
+	 * id; owner: the entry's Toggl user; ws: its workspace); $2 their subscription ids and $3 their entry
+	 * ids as arrays (so the lookups stay index scans whatever the planner guesses of $1); $4
+	 * LIMIT_WEBHOOK_TOUCH_S; $5 LIMIT_TOGGL_METADATA_DELAY_S. No two events of a batch name the same entry
+	 * (an INSERT may not change one row twice). Rows are inserted in key order, so batches of two
+	 * processes lock what they share in the same order.
+	 * Applied only when `at` is not older than ours and something differs, never on a tombstone; every
+	 * real change bumps version and updated_at. A stored entry that names a project or tag we do not know
+	 * (a client comes with its project) asks for a metadata refresh in the same statement, not in another
+	 * round trip: the SQL function toggl_metadata_request() (sql/008_toggl_metadata.sql) queues one
+	 * toggl.metadata job of the entry's owner, folded by dedupe key. It is called only then: an INSERT
+	 * INTO jobs in the statement itself would cost every event.
+	 * One result row per event, in input order: (ordinal, live subscription 0/1, recorded result or NULL
+	 * for a duplicate, entry changed 0/1, metadata refresh queued). */
+	[STMT_WEBHOOK_ENTRY_BATCH] =
+	    "WITH x AS (SELECT e.ord, e.v->0 AS body, f.* FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY "
+	    "AS e(v, ord), jsonb_to_record(e.v->1) AS f(sub bigint, event_id bigint, model text, action text, "
+	    "id bigint, owner bigint, ws bigint, project_id bigint, task_id bigint, description text, "
+	    "billable boolean, start timestamptz, stop timestamptz, duration bigint, tags text[], tag_ids bigint[], "
+	    "at timestamptz)), "
+	    "sub AS (SELECT s.id, s.user_id, s.workspace_id, a.toggl_user_id AS tid, "
+	    "coalesce(w.mirror_everyone, false) AS everyone FROM webhook_subscriptions s "
+	    "LEFT JOIN toggl_accounts a ON a.user_id = s.user_id LEFT JOIN toggl_workspaces w ON w.id = s.workspace_id "
+	    "WHERE s.id = ANY($2::bigint[]) AND s.revoked_at IS NULL), "
+	    "cur AS (SELECT t.* FROM time_entries t WHERE t.id = ANY($3::bigint[])), "
+	    "new AS (SELECT x.ord, x.sub, x.event_id, x.id, coalesce((SELECT o.user_id FROM toggl_accounts o "
+	    "WHERE o.toggl_user_id = x.owner), sub.user_id) AS owner, x.owner AS toggl_user_id, sub.workspace_id, "
+	    "x.project_id, x.task_id, x.description, coalesce(x.billable, false) AS billable, x.start, x.stop, "
+	    "coalesce(x.duration, 0) AS duration, coalesce(x.tags, '{}') AS tags, coalesce(x.tag_ids, '{}') AS tag_ids, "
+	    "x.at FROM x JOIN sub ON sub.id = x.sub "
+	    "WHERE coalesce(x.ws, sub.workspace_id) = sub.workspace_id AND (sub.everyone OR x.owner = sub.tid)), "
+	    "verdict AS (SELECT x.ord, CASE WHEN new.ord IS NULL THEN 'foreign' WHEN cur.id IS NULL THEN 'applied' "
 	    "WHEN cur.server_deleted_at IS NOT NULL OR cur.at > new.at THEN 'stale' "
 	    "WHEN " WEBHOOK_ENTRY_ROW("cur.") " IS NOT DISTINCT FROM " WEBHOOK_ENTRY_ROW("new.") " THEN 'unchanged' "
-	    "ELSE 'applied' END AS result FROM new LEFT JOIN cur ON true), "
-	    WEBHOOK_EVENT("coalesce((SELECT result FROM verdict), 'foreign')")
+	    "ELSE 'applied' END AS result FROM x JOIN sub ON sub.id = x.sub LEFT JOIN new ON new.ord = x.ord "
+	    "LEFT JOIN cur ON cur.id = x.id), "
+	    "ev AS (INSERT INTO webhook_events (subscription, event_id, model, action, result, body) "
+	    "SELECT x.sub, x.event_id, x.model, x.action, verdict.result, x.body FROM x JOIN verdict ON verdict.ord = x.ord "
+	    "ORDER BY x.sub, x.event_id ON CONFLICT (subscription, event_id) DO NOTHING "
+	    "RETURNING subscription, event_id, result), "
+	    "touch AS (UPDATE webhook_subscriptions SET last_event_at = now() WHERE id IN (SELECT subscription FROM ev) "
+	    "AND (last_event_at IS NULL OR last_event_at < now() - make_interval(secs => $4::int))), "
 	    "up AS (INSERT INTO time_entries AS t (id, user_id, " WEBHOOK_ENTRY_COLS ") "
-	    "SELECT $7::bigint, new.owner, " WEBHOOK_ENTRY_COLS " FROM new, ev "
+	    "SELECT new.id, new.owner, " WEBHOOK_ENTRY_ROW_BARE("new.") " FROM new JOIN ev "
+	    "ON ev.subscription = new.sub AND ev.event_id = new.event_id ORDER BY new.id "
 	    "ON CONFLICT (id) DO UPDATE SET toggl_user_id = EXCLUDED.toggl_user_id, "
 	    "workspace_id = EXCLUDED.workspace_id, project_id = EXCLUDED.project_id, task_id = EXCLUDED.task_id, "
 	    "description = EXCLUDED.description, billable = EXCLUDED.billable, start = EXCLUDED.start, "
 	    "stop = EXCLUDED.stop, duration = EXCLUDED.duration, tags = EXCLUDED.tags, tag_ids = EXCLUDED.tag_ids, "
 	    "at = EXCLUDED.at, version = t.version + 1, updated_at = now() "
 	    "WHERE t.server_deleted_at IS NULL AND EXCLUDED.at >= t.at AND " WEBHOOK_ENTRY_ROW("t.")
-	    " IS DISTINCT FROM " WEBHOOK_ENTRY_ROW("EXCLUDED.") " RETURNING 1) " WEBHOOK_END ", "
-	    "(SELECT toggl_metadata_request(new.owner, $21::int) FROM new WHERE EXISTS (SELECT 1 FROM up) "
-	    "AND ((new.project_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM toggl_projects p "
+	    " IS DISTINCT FROM " WEBHOOK_ENTRY_ROW("EXCLUDED.") " RETURNING t.id) "
+	    "SELECT x.ord, (sub.id IS NOT NULL)::int, ev.result, (up.id IS NOT NULL)::int, "
+	    "CASE WHEN up.id IS NOT NULL AND ((new.project_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM toggl_projects p "
 	    "WHERE p.id = new.project_id)) OR EXISTS (SELECT 1 FROM unnest(new.tag_ids) AS u(id) "
-	    "WHERE NOT EXISTS (SELECT 1 FROM toggl_tags g WHERE g.id = u.id))))",
-	/* Deleted: the same parameters, $20 the tombstone time. A delete wins over any update: it applies to
-	 * any live row whatever its `at`; an entry never seen is stored as a tombstone, so a late create or
-	 * update of it cannot resurrect it. Its owner may be absent from the payload: then the stored row's. */
+	    "WHERE NOT EXISTS (SELECT 1 FROM toggl_tags g WHERE g.id = u.id))) "
+	    "THEN toggl_metadata_request(new.owner, $5::int) ELSE false END "
+	    "FROM x LEFT JOIN sub ON sub.id = x.sub LEFT JOIN ev ON ev.subscription = x.sub AND ev.event_id = x.event_id "
+	    "LEFT JOIN up ON up.id = x.id LEFT JOIN new ON new.ord = x.ord ORDER BY x.ord",
+	/* Deleted: $7 entry id, $8 its Toggl user, $9 workspace, $10 project, $11 task, $12 description, $13
+	 * billable, $14 start, $15 stop, $16 duration, $17 tags and $18 tag_ids (JSON arrays), $19 at, $20 the
+	 * tombstone time. A delete wins over any update: it applies to any live row whatever its `at`; an
+	 * entry never seen is stored as a tombstone, so a late create or update of it cannot resurrect it. Its
+	 * owner may be absent from the payload: then the stored row's. */
 	[STMT_WEBHOOK_ENTRY_DELETE] =
 	    WEBHOOK_SUB WEBHOOK_ENTRY_NEW("coalesce($8::bigint, (SELECT cur.toggl_user_id FROM cur))",
 	    "coalesce($8::bigint, (SELECT cur.toggl_user_id FROM cur), want.tid, 0)")
@@ -1246,8 +1282,8 @@ stmt_sql(enum stmt s)
 	return (s >= 0 && s < STMT__MAX) ? stmt_text[s] : NULL;
 }
 
-int
-stmt_nparams(enum stmt s)
+static int
+count_params(enum stmt s)
 {
 	const char *p = stmt_sql(s);
 	int max = 0, n;
@@ -1272,4 +1308,24 @@ stmt_nparams(enum stmt s)
 		}
 	}
 	return max;
+}
+
+/* Counted once: db_exec() checks every call against it, on the hot path. */
+static int nparams[STMT__MAX];
+static pthread_once_t nparams_once = PTHREAD_ONCE_INIT;
+
+static void
+count_all(void)
+{
+	for (int i = 0; i < STMT__MAX; i++)
+		nparams[i] = count_params((enum stmt)i);
+}
+
+int
+stmt_nparams(enum stmt s)
+{
+	if (s < 0 || s >= STMT__MAX)
+		return -1;
+	pthread_once(&nparams_once, count_all);
+	return nparams[s];
 }

@@ -82,7 +82,7 @@ enum stmt {
 
 	/* toggl (issue 3) */
 	/* toggl: webhook receiver (h_webhook.c) */
-	STMT_WEBHOOK_ENTRY_UPSERT,
+	STMT_WEBHOOK_ENTRY_BATCH,
 	STMT_WEBHOOK_ENTRY_DELETE,
 	STMT_WEBHOOK_PROJECT,
 	STMT_WEBHOOK_CLIENT,

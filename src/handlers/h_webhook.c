@@ -6,11 +6,14 @@
  * Toggl envelope, 400; then a ping (200, echoing a validation_code) or an event (200 whatever it did). A
  * database that is down or failing is 503, so Toggl delivers again later: nothing is lost.
  *
- * One database round trip per event in the steady state: the token → subscription lookup (with the opened
- * signing secret) is cached per process for LIMIT_WEBHOOK_CACHE_TTL_MS, and the event is one statement
- * (see the webhook block of stmt.c) that re-checks the subscription is live, deduplicates, applies and
- * records the raw body, in one implicit transaction; an entry naming a project or tag we do not know
- * queues the batched metadata refresh in that same statement. No outbound call ever happens here.
+ * At most one database round trip per event in the steady state: the token → subscription lookup (with
+ * the opened signing secret) is cached per process for LIMIT_WEBHOOK_CACHE_TTL_MS, and the event is one
+ * statement (see the webhook block of stmt.c) that re-checks the subscription is live, deduplicates,
+ * applies and records the raw body, in one implicit transaction; an entry naming a project or tag we do
+ * not know queues the batched metadata refresh in that same statement. Entry upserts, nearly all the
+ * traffic, are group-committed: the deliveries that arrive while one batch commits share the next
+ * statement and commit, because the commit, not the row, is what a delivery costs. The 200 still comes
+ * only after the event's own commit. No outbound call ever happens here.
  *
  * Deliberate non-checks: the envelope's `timestamp` (Toggl suggests refusing stale ones) is only
  * recorded, because deliveries retried after an outage of ours would otherwise be refused and lost; and
@@ -263,8 +266,8 @@ reply_validation(struct req *r, const char *code)
 	buf_puts(&r->out, "\"}");
 }
 
-/* Text parameters of one event statement. Up to 21 ($1..$21); see stmt.c. */
-#define NPARAM_MAX 21
+/* Text parameters of one event statement. Up to 20 ($1..$20); see stmt.c. */
+#define NPARAM_MAX 20
 struct params {
 	const char *v[NPARAM_MAX];
 	int         n;
@@ -422,8 +425,6 @@ entry_params(struct params *p, const struct toggl_webhook *ev, int deleted, stru
 	p_json(p, e->tag_ids);                                /* $18 */
 	p_str(p, e->at);                                      /* $19 */
 	p_str(p, deleted_at);                                 /* $20 */
-	if (!deleted)
-		p_i64(p, 1, LIMIT_TOGGL_METADATA_DELAY_S);        /* $21: the upsert's metadata request */
 	return deleted;
 }
 
@@ -486,38 +487,80 @@ is(const char *s, const char *want)
 	return s != NULL && strcmp(s, want) == 0;
 }
 
-/* Run one event statement and answer. Returns the metrics result. */
-static enum webhook_result
-run_event(struct req *r, const char *hash, enum stmt s, struct params *p)
+/* What became of one event in the database, before it is answered. */
+struct outcome {
+	enum { OUTCOME_DONE, OUTCOME_REFUSED, OUTCOME_DB_DOWN } kind;
+	int  live;          /* the subscription is live (else the token is gone: 404) */
+	char result[12];    /* as recorded; "" for a duplicate */
+	int  changed;       /* the row changed */
+	int  queued;        /* this event queued the batched metadata refresh */
+};
+
+/* The outcome of result row `row`, whose columns from `col` on are (live, result, changed[, queued]). */
+static void
+outcome_read(struct outcome *o, const PGresult *res, int row, int col)
 {
-	PGresult *res;
-	const char *result, *state;
+	const char *result = db_str(res, row, col + 1);
+
+	o->kind = OUTCOME_DONE;
+	o->live = db_i64(res, row, col) > 0;
+	snprintf(o->result, sizeof(o->result), "%s", result ? result : "");
+	o->changed = db_i64(res, row, col + 2) > 0;
+	o->queued = PQnfields(res) > col + 3 && db_bool(res, row, col + 3);
+}
+
+/* The outcome of a failed statement: class 22 is bad data (a value PostgreSQL refuses), which the same
+ * body would hit forever; anything else is ours, and Toggl should deliver again later. */
+static void
+outcome_failed(struct outcome *o, struct db *db, const char *rid)
+{
+	memset(o, 0, sizeof(*o));
+	if (strncmp(db_sqlstate(db), "22", 2) == 0) {
+		log_warn(rid, "webhook: event refused by the database: %s", db->err);
+		o->kind = OUTCOME_REFUSED;
+	} else {
+		log_error(rid, "webhook: %s", db->err);
+		o->kind = OUTCOME_DB_DOWN;
+	}
+}
+
+/* Run one event statement (not an entry upsert: those go through the group, below). */
+static void
+exec_event(struct db *db, const char *rid, enum stmt s, const struct params *p, struct outcome *o)
+{
+	PGresult *res = db_exec(db, s, p->v, p->n);
+
+	if (res == NULL) {
+		outcome_failed(o, db, rid);
+		return;
+	}
+	outcome_read(o, res, 0, 0);
+	PQclear(res);
+}
+
+/* Answer an event from its outcome. Returns the metrics result. */
+static enum webhook_result
+answer(struct req *r, const char *hash, const struct params *p, const struct outcome *o)
+{
+	const char *result = o->result[0] ? o->result : "duplicate";
 	enum webhook_result wr;
 
-	if ((res = db_exec(r->db, s, p->v, p->n)) == NULL) {
-		state = db_sqlstate(r->db);
-		/* Class 22 is bad data (a value PostgreSQL refuses): the same body would fail forever. */
-		if (strncmp(state, "22", 2) == 0) {
-			log_warn(r->id, "webhook: event refused by the database: %s", r->db->err);
-			resp_json_error(r, 400, "BAD_EVENT", "The event has a value the database refuses.");
-			return WEBHOOK_BAD_JSON;
-		}
-		log_error(r->id, "webhook: %s", r->db->err);
+	if (o->kind == OUTCOME_REFUSED) {
+		resp_json_error(r, 400, "BAD_EVENT", "The event has a value the database refuses.");
+		return WEBHOOK_BAD_JSON;
+	}
+	if (o->kind == OUTCOME_DB_DOWN) {
 		resp_json_error(r, 503, "DB_DOWN", "database unavailable; deliver again later");
 		return WEBHOOK_DB_ERROR;
 	}
-	if (db_i64(res, 0, 0) == 0) {
-		PQclear(res);
+	if (!o->live) {
 		cache_drop(hash);
 		resp_json_error(r, 404, "NOT_FOUND", "no such webhook");
 		return WEBHOOK_UNKNOWN_TOKEN;
 	}
 	/* The recorded result was judged on the statement's snapshot; what the row lock let through is the
 	 * truth for the answer (they differ only when a concurrent delivery changed the same object). */
-	result = db_str(res, 0, 1);
-	if (result == NULL)
-		result = "duplicate";
-	else if (db_i64(res, 0, 2) > 0)
+	if (o->changed)
 		result = "applied";
 	else if (strcmp(result, "applied") == 0) {
 		log_info(r->id, "webhook: event %s lost a race to a concurrent change: recorded as applied, was stale",
@@ -534,13 +577,141 @@ run_event(struct req *r, const char *hash, enum stmt s, struct params *p)
 		wr = WEBHOOK_IGNORED;
 	log_debug(r->id, "webhook: event %s %s/%s: %s", p->v[1], p->v[3] ? p->v[3] : "-",
 	    p->v[4] ? p->v[4] : "-", result);
-	/* The entry upsert's fourth column: this event queued the batched metadata refresh. */
-	if (PQnfields(res) > 3 && db_bool(res, 0, 3))
+	if (o->queued)
 		log_info(r->id, "webhook: event %s names a project or tag we do not know: metadata refresh queued",
 		    p->v[1]);
 	reply_ok(r, result);
-	PQclear(res);
 	return wr;
+}
+
+/*
+ * Entry upserts, the bulk of all deliveries, are group-committed (db_group.c): concurrent deliveries
+ * share one STMT_WEBHOOK_ENTRY_BATCH and one commit, each judged and answered as if alone. A batch that
+ * fails is run again one event at a time, so one bad event (a value PostgreSQL refuses) costs the others
+ * nothing and gets its own 400.
+ */
+struct upsert {
+	struct db_group_item item;    /* first member: run_upserts() converts back */
+	const char          *rid;     /* its request, for log lines */
+	const char          *body;
+	size_t               body_len;
+	const struct params *p;
+	struct outcome       out;
+};
+
+/* A parameter as a JSON value: NULL → null; numbers, booleans and JSON text as they are; else a string. */
+static void
+js_value(struct buf *b, const char *v, int quote)
+{
+	if (v == NULL)
+		buf_puts(b, "null");
+	else if (quote)
+		buf_json_string(b, v);
+	else
+		buf_puts(b, v);
+}
+
+/* STMT_WEBHOOK_ENTRY_BATCH's fields, by name, and the parameter ($n - 1) each comes from. */
+static const struct {
+	const char *name;
+	int         param;
+	int         quote;
+} upsert_fields[] = {
+	{ "sub", 0, 0 }, { "event_id", 1, 0 }, { "model", 3, 1 }, { "action", 4, 1 }, { "id", 6, 0 },
+	{ "owner", 7, 0 }, { "ws", 8, 0 }, { "project_id", 9, 0 }, { "task_id", 10, 0 },
+	{ "description", 11, 1 }, { "billable", 12, 0 }, { "start", 13, 1 }, { "stop", 14, 1 },
+	{ "duration", 15, 0 }, { "tags", 16, 0 }, { "tag_ids", 17, 0 }, { "at", 18, 1 },
+};
+
+/* Run items as one statement; 0, or -1 when it failed (db->err and db_sqlstate() say why). */
+static int
+upsert_batch(struct db *db, struct upsert **u, int n)
+{
+	struct buf js = BUF_INIT, subs = BUF_INIT, ids = BUF_INIT;
+	char touch[DB_I64_LEN], delay[DB_I64_LEN];
+	PGresult *res = NULL;
+	int rc = -1;
+
+	buf_putc(&js, '[');
+	buf_putc(&subs, '{');
+	buf_putc(&ids, '{');
+	for (int i = 0; i < n; i++) {
+		const char *const *v = u[i]->p->v;
+
+		buf_puts(&js, i ? ",[" : "[");
+		buf_append(&js, u[i]->body, u[i]->body_len);   /* JSON already (jansson parsed it): kept as sent */
+		for (size_t f = 0; f < sizeof(upsert_fields) / sizeof(upsert_fields[0]); f++) {
+			buf_puts(&js, f ? ",\"" : ",{\"");
+			buf_puts(&js, upsert_fields[f].name);
+			buf_puts(&js, "\":");
+			js_value(&js, v[upsert_fields[f].param], upsert_fields[f].quote);
+		}
+		buf_puts(&js, "}]");
+		buf_printf(&subs, "%s%s", i ? "," : "", v[0]);
+		buf_printf(&ids, "%s%s", i ? "," : "", v[6]);
+	}
+	buf_putc(&js, ']');
+	buf_putc(&subs, '}');
+	buf_putc(&ids, '}');
+	if (js.oom || subs.oom || ids.oom)
+		snprintf(db->err, sizeof(db->err), "webhook batch: out of memory");
+	else if ((res = DB_EXEC(db, STMT_WEBHOOK_ENTRY_BATCH, js.data, subs.data, ids.data,
+	    db_i64s(LIMIT_WEBHOOK_TOUCH_S, touch), db_i64s(LIMIT_TOGGL_METADATA_DELAY_S, delay))) != NULL) {
+		if (PQntuples(res) == n) {
+			for (int i = 0; i < n; i++)
+				outcome_read(&u[i]->out, res, i, 1);
+			rc = 0;
+		} else
+			snprintf(db->err, sizeof(db->err), "webhook batch: %d rows for %d events", PQntuples(res), n);
+		PQclear(res);
+	}
+	buf_free(&js);
+	buf_free(&subs);
+	buf_free(&ids);
+	return rc;
+}
+
+static void
+run_upserts(struct db *db, struct db_group_item **items, int n)
+{
+	struct upsert *u[LIMIT_DB_GROUP_MAX];
+	int ok;
+
+	for (int i = 0; i < n; i++)
+		u[i] = (struct upsert *)(void *)items[i];   /* the item is the first member */
+	ok = upsert_batch(db, u, n) == 0;
+
+	metrics_webhook_batch(n, !ok && n > 1);
+	if (ok)
+		return;
+	if (n == 1) {
+		outcome_failed(&u[0]->out, db, u[0]->rid);
+		return;
+	}
+	log_info(u[0]->rid, "webhook: a batch of %d events failed (%s); running them one by one", n, db->err);
+	for (int i = 0; i < n; i++)
+		if (upsert_batch(db, &u[i], 1) != 0)
+			outcome_failed(&u[i]->out, db, u[i]->rid);
+}
+
+static struct db_group upserts = DB_GROUP_INIT(run_upserts);
+
+static enum webhook_result
+run_event(struct req *r, const char *hash, enum stmt s, const struct params *p, int64_t entry_id)
+{
+	struct upsert u;
+
+	memset(&u, 0, sizeof(u));
+	if (s == STMT_WEBHOOK_ENTRY_BATCH) {
+		u.item.key = entry_id;
+		u.rid = r->id;
+		u.body = r->body;
+		u.body_len = r->body_len;
+		u.p = p;
+		db_group_submit(&upserts, r->db, &u.item);
+	} else
+		exec_event(r->db, r->id, s, p, &u.out);
+	return answer(r, hash, p, &u.out);
 }
 
 static enum webhook_result
@@ -592,7 +763,7 @@ handle_event(struct req *r, const char *hash, const struct sub *sub, const struc
 			why = "invalid";
 		else {
 			have_entry = 1;
-			s = rc ? STMT_WEBHOOK_ENTRY_DELETE : STMT_WEBHOOK_ENTRY_UPSERT;
+			s = rc ? STMT_WEBHOOK_ENTRY_DELETE : STMT_WEBHOOK_ENTRY_BATCH;
 		}
 	} else if ((is(ev->model, "project") || is(ev->model, "client") || is(ev->model, "tag")) && known_action) {
 		if ((s = meta_params(&p, ev, deleted, rate, err, sizeof(err))) == STMT__MAX)
@@ -607,7 +778,7 @@ handle_event(struct req *r, const char *hash, const struct sub *sub, const struc
 		p_str(&p, why);
 		s = STMT_WEBHOOK_RECORD;
 	}
-	wr = run_event(r, hash, s, &p);
+	wr = run_event(r, hash, s, &p, have_entry ? e.id : 0);
 	if (have_entry)
 		toggl_entry_free(&e);
 	params_free(&p);

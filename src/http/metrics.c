@@ -23,6 +23,7 @@ static atomic_ulong lat_bucket[NBUCKETS + 1];
 static atomic_ullong lat_sum_us;
 static atomic_ulong lat_count;
 static atomic_ulong webhook_count[WEBHOOK__MAX];
+static atomic_ulong batch_count, batch_events, batch_splits;
 
 static const char *const webhook_names[WEBHOOK__MAX] = {
 	"accepted", "duplicate", "stale", "ping", "ignored", "unknown_token", "too_large", "bad_signature",
@@ -58,6 +59,15 @@ metrics_webhook(enum webhook_result res)
 {
 	if (res < WEBHOOK__MAX)
 		atomic_fetch_add_explicit(&webhook_count[res], 1, memory_order_relaxed);
+}
+
+void
+metrics_webhook_batch(int n, int split)
+{
+	atomic_fetch_add_explicit(&batch_count, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&batch_events, (unsigned long)n, memory_order_relaxed);
+	if (split)
+		atomic_fetch_add_explicit(&batch_splits, 1, memory_order_relaxed);
 }
 
 void
@@ -98,4 +108,13 @@ metrics_render(struct buf *out)
 	for (size_t i = 0; i < WEBHOOK__MAX; i++)
 		buf_printf(out, "timebridge_webhook_events_total{result=\"%s\"} %lu\n", webhook_names[i],
 		    atomic_load_explicit(&webhook_count[i], memory_order_relaxed));
+	buf_printf(out, "# HELP timebridge_webhook_batches_total Group commits of webhook entry upserts.\n"
+	    "# TYPE timebridge_webhook_batches_total counter\ntimebridge_webhook_batches_total %lu\n"
+	    "# HELP timebridge_webhook_batched_events_total Entry upserts committed in those batches.\n"
+	    "# TYPE timebridge_webhook_batched_events_total counter\ntimebridge_webhook_batched_events_total %lu\n"
+	    "# HELP timebridge_webhook_batch_splits_total Batches that failed and ran their events one by one.\n"
+	    "# TYPE timebridge_webhook_batch_splits_total counter\ntimebridge_webhook_batch_splits_total %lu\n",
+	    atomic_load_explicit(&batch_count, memory_order_relaxed),
+	    atomic_load_explicit(&batch_events, memory_order_relaxed),
+	    atomic_load_explicit(&batch_splits, memory_order_relaxed));
 }

@@ -24,6 +24,8 @@ enum webhook_result {
 /* route: index from http_route_index(); status: the HTTP status; us: time taken. */
 void metrics_request(size_t route, int status, int64_t us);
 void metrics_webhook(enum webhook_result res);
+/* A group-committed batch of n entry upserts; split: it failed and its events ran one by one. */
+void metrics_webhook_batch(int n, int split);
 /* Append the process counters in Prometheus text format. */
 void metrics_render(struct buf *out);
 

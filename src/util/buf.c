@@ -90,6 +90,32 @@ buf_putc(struct buf *b, char c)
 }
 
 void
+buf_json_string(struct buf *b, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	const char *run = s;
+
+	buf_putc(b, '"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		buf_append(b, run, (size_t)(s - run));
+		run = s + 1;
+		if (c == '"' || c == '\\') {
+			buf_putc(b, '\\');
+			buf_putc(b, (char)c);
+		} else {
+			char esc[7] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], '\0' };
+			buf_append(b, esc, 6);
+		}
+	}
+	buf_append(b, run, (size_t)(s - run));
+	buf_putc(b, '"');
+}
+
+void
 buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 {
 	va_list cp;

@@ -22,6 +22,8 @@ int   buf_reserve_wiped(struct buf *b, size_t extra) __attribute__((warn_unused_
 void  buf_append(struct buf *b, const void *p, size_t n);
 void  buf_puts(struct buf *b, const char *s);
 void  buf_putc(struct buf *b, char c);
+/* s (UTF-8, NUL-terminated) as a JSON string, quotes included: '"', '\\' and control characters escaped. */
+void  buf_json_string(struct buf *b, const char *s);
 void  buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void  buf_vprintf(struct buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 void  buf_reset(struct buf *b);          /* keeps the allocation */

@@ -31,6 +31,7 @@
 /* Database. */
 #define LIMIT_DB_STATEMENT_MS     5000            /* statement_timeout of web requests → 503/504 */
 #define LIMIT_DB_CONNECT_S        5               /* connect_timeout */
+#define LIMIT_DB_GROUP_MAX        32              /* writes sharing one statement and commit (db_group.c) */
 
 /* Toggl webhooks (POST /webhook/toggl/{token}, issue 3). The body limit is LIMIT_BODY_MAX. */
 #define LIMIT_WEBHOOK_TOKEN_MAX   128             /* URL token characters; longer or not URL-safe → 404 */

@@ -765,6 +765,121 @@ def test_database_down_is_503_and_the_retry_is_applied(sub, stack, db):
     assert row(db, eid)["duration"] == 60
 
 
+# ---- group commit --------------------------------------------------------------------------------------
+# Concurrent entry upserts share one statement and one commit (src/db/db_group.c). To make a batch for
+# certain, a test holds the row lock of an entry in its own transaction: the delivery that updates it leads
+# a batch that waits on that lock, the deliveries sent meanwhile queue behind it (the app has
+# LIMIT_FCGI_THREADS_DEFAULT = 4 threads: 3 of them wait), and when the test commits they all go as the
+# next batch. Each must be judged and answered as if it had come alone.
+
+def batch_counters(stack):
+    text = requests.get(stack.nginx.url + "/metrics", timeout=10).text
+    out = {}
+    for line in text.splitlines():
+        for name in ("batches", "batched_events", "batch_splits"):
+            if line.startswith("timebridge_webhook_%s_total " % name):
+                out[name] = int(float(line.split()[1]))
+    return out
+
+
+def post_while_locked(sub, db, locked_eid, locked_body, bodies):
+    """Deliver locked_body (an update of locked_eid, whose row lock a transaction here holds) and then
+    bodies, concurrently; release the lock once they are all queued. Returns the answers of bodies."""
+    import psycopg2
+    from concurrent.futures import ThreadPoolExecutor
+    conn = psycopg2.connect(db.conninfo)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM time_entries WHERE id = %s FOR UPDATE", (locked_eid,))
+        with ThreadPoolExecutor(len(bodies) + 1) as pool:
+            first = pool.submit(sub.post, locked_body)
+            time.sleep(0.5)    # the leader is now waiting on the lock
+            rest = [pool.submit(sub.post, b) for b in bodies]
+            time.sleep(1.0)    # and the others are queued behind it
+            conn.commit()
+            assert first.result().status_code == 200
+            return [f.result() for f in rest]
+    finally:
+        conn.close()
+
+
+def test_concurrent_deliveries_share_a_commit_and_each_is_judged_alone(sub, stack, db):
+    t = int(time.time()) - 20_000
+    lock_eid, new_eid, upd_eid, foreign_eid = next_id(), next_id(), next_id(), next_id()
+    for eid in (lock_eid, upd_eid):
+        assert sub.post(envelope("time_entry", "created", entry(eid, t, t + 60, at=t + 60))).status_code == 200
+    before = batch_counters(stack)
+    dup_event = next_id()
+    answers = post_while_locked(sub, db, lock_eid,
+                                envelope("time_entry", "updated", entry(lock_eid, t, t + 90, at=t + 90)),
+                                [envelope("time_entry", "created", entry(new_eid, t, t + 30, at=t + 30),
+                                          event_id=dup_event),
+                                 envelope("time_entry", "updated",
+                                          entry(upd_eid, t, t + 120, at=t + 120, description="edited")),
+                                 envelope("time_entry", "created",
+                                          entry(foreign_eid, t, t + 30, user=OTHER), owner=OTHER)])
+    assert [a.status_code for a in answers] == [200, 200, 200], [a.text for a in answers]
+    assert [a.json()["result"] for a in answers] == ["applied", "applied", "foreign"]
+    after = batch_counters(stack)
+    # The three queued deliveries went as one batch (plus the lock holder's own batch).
+    assert after["batches"] - before["batches"] == 2, (before, after)
+    assert after["batched_events"] - before["batched_events"] == 4, (before, after)
+    assert row(db, new_eid)["duration"] == 30 and row(db, upd_eid)["description"] == "edited"
+    assert row(db, upd_eid)["version"] == 2 and row(db, lock_eid)["duration"] == 90
+    assert row(db, foreign_eid) is None and recorded(db, sub.id, dup_event)[0] == "applied"
+    # The same event again, alone: a duplicate; nothing changes.
+    assert sub.post(envelope("time_entry", "created", entry(new_eid, t, t + 30, at=t + 30),
+                             event_id=dup_event)).json() == {"result": "duplicate"}
+
+
+def test_one_entry_twice_in_flight_never_shares_a_batch(sub, stack, db):
+    """Two events of one entry (and a duplicate delivery of one of them) arriving together: they go in
+    separate batches, the newest `at` wins whatever the order, and the repeat is a duplicate."""
+    t = int(time.time()) - 21_000
+    lock_eid, eid = next_id(), next_id()
+    assert sub.post(envelope("time_entry", "created", entry(lock_eid, t, t + 60, at=t + 60))).status_code == 200
+    e1, e2 = next_id(), next_id()
+    older = envelope("time_entry", "created", entry(eid, t, t + 60, at=t + 60, description="first"), event_id=e1)
+    newer = envelope("time_entry", "updated", entry(eid, t, t + 600, at=t + 600, description="newest"),
+                     event_id=e2)
+    answers = post_while_locked(sub, db, lock_eid,
+                                envelope("time_entry", "updated", entry(lock_eid, t, t + 90, at=t + 90)),
+                                [older, newer, older])
+    assert all(a.status_code == 200 for a in answers), [a.text for a in answers]
+    got = sorted(a.json()["result"] for a in answers)
+    # The two deliveries of `older`: one taken, one duplicate. `older` is stale when `newer` went first.
+    assert got in (["applied", "applied", "duplicate"], ["applied", "duplicate", "stale"]), got
+    r = row(db, eid)
+    assert r["description"] == "newest" and r["duration"] == 600
+    assert events(db, sub.id) >= 2 and recorded(db, sub.id, e2)[0] == "applied"
+
+
+def test_a_value_the_database_refuses_is_400_alone_and_in_a_batch(sub, stack, db):
+    """Year 0000 passes RFC 3339 but not PostgreSQL (there is no year zero): the event is answered 400 and
+    nothing of it is stored; the events that shared its batch are run again one by one and applied."""
+    t = int(time.time()) - 22_000
+    bad_eid, ev = next_id(), next_id()
+    bad = entry(bad_eid, t, t + 60)
+    bad["start"] = "0000-01-01T00:00:00Z"
+    bad_body = envelope("time_entry", "created", bad, event_id=ev)
+    r = sub.post(bad_body)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "BAD_EVENT", r.text
+    assert recorded(db, sub.id, ev) is None and row(db, bad_eid) is None
+
+    lock_eid, good1, good2 = next_id(), next_id(), next_id()
+    assert sub.post(envelope("time_entry", "created", entry(lock_eid, t, t + 60, at=t + 60))).status_code == 200
+    before = batch_counters(stack)
+    answers = post_while_locked(sub, db, lock_eid,
+                                envelope("time_entry", "updated", entry(lock_eid, t, t + 90, at=t + 90)),
+                                [envelope("time_entry", "created", entry(good1, t, t + 10)), bad_body,
+                                 envelope("time_entry", "created", entry(good2, t, t + 20))])
+    assert [a.status_code for a in answers] == [200, 400, 200], [a.text for a in answers]
+    after = batch_counters(stack)
+    assert after["batch_splits"] - before["batch_splits"] == 1, (before, after)
+    assert row(db, good1)["duration"] == 10 and row(db, good2)["duration"] == 20
+    assert recorded(db, sub.id, ev) is None and row(db, bad_eid) is None
+
+
 # ---- deliveries made by the fake Toggl -----------------------------------------------------------------
 
 @pytest.fixture(scope="module")
