@@ -79,7 +79,8 @@ int64_t db_job_enqueue(struct db *db, const char *kind, const char *payload, int
 struct db_group_item {
 	struct db_group_item *next;
 	int64_t               key;
-	int                   done;
+	enum { DB_GROUP_WAITING, DB_GROUP_LEAD, DB_GROUP_DONE } state;
+	pthread_cond_t        wake;
 };
 struct db_group {
 	pthread_mutex_t        lock;

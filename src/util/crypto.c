@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,8 +11,8 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/kdf.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 
 #include "util/crypto.h"
@@ -210,29 +211,45 @@ sha256(const void *data, size_t len, unsigned char out[CRYPTO_SHA256_LEN])
 	return 0;
 }
 
+/* HMAC-SHA256 keyed afresh per call from a template context made once: HMAC() and EVP_MAC_init() with a
+ * digest name look the algorithms up in OpenSSL's provider store on every call, which costs more than the
+ * MAC of a webhook body (two MACs per delivery). NULL if OpenSSL could not make it. */
+static EVP_MAC_CTX *hmac_template;
+static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
+
+static void
+hmac_template_make(void)
+{
+	char digest[] = "SHA256";
+	OSSL_PARAM params[] = { OSSL_PARAM_construct_utf8_string("digest", digest, 0), OSSL_PARAM_construct_end() };
+	EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+
+	if (mac && (hmac_template = EVP_MAC_CTX_new(mac)) != NULL &&
+	    EVP_MAC_CTX_set_params(hmac_template, params) != 1) {
+		EVP_MAC_CTX_free(hmac_template);
+		hmac_template = NULL;
+	}
+	EVP_MAC_free(mac);   /* the context keeps its own reference */
+	ERR_clear_error();
+}
+
 static int
 hmac_sha256(const void *key, size_t keylen, const void *data, size_t len, unsigned char out[CRYPTO_SHA256_LEN])
 {
-	unsigned char khash[CRYPTO_SHA256_LEN];
-	unsigned int outlen = 0;
+	EVP_MAC_CTX *ctx = NULL;
+	size_t outlen = 0;
 	int rc = -1;
 
-	if (key == NULL)
-		key = "";
-	if (data == NULL)
-		data = "";
-	/* HMAC() takes an int key length; RFC 2104 replaces an over-long key by its hash anyway. */
-	if (keylen > INT_MAX) {
-		if (sha256(key, keylen, khash) != 0)
-			goto out;
-		key = khash;
-		keylen = sizeof(khash);
-	}
-	if (HMAC(EVP_sha256(), key, (int)keylen, data, len, out, &outlen) == NULL || outlen != CRYPTO_SHA256_LEN)
+	pthread_once(&hmac_once, hmac_template_make);
+	if (hmac_template == NULL || (ctx = EVP_MAC_CTX_dup(hmac_template)) == NULL)
+		goto out;
+	if (EVP_MAC_init(ctx, key ? key : (const void *)"", key ? keylen : 0, NULL) != 1 ||
+	    EVP_MAC_update(ctx, data ? data : (const void *)"", data ? len : 0) != 1 ||
+	    EVP_MAC_final(ctx, out, &outlen, CRYPTO_SHA256_LEN) != 1 || outlen != CRYPTO_SHA256_LEN)
 		goto out;
 	rc = 0;
 out:
-	OPENSSL_cleanse(khash, sizeof(khash));
+	EVP_MAC_CTX_free(ctx);   /* frees the keyed state cleansed */
 	if (rc != 0)
 		ERR_clear_error();
 	return rc;

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "util/buf.h"
 #include "check.h"
 
@@ -210,10 +212,30 @@ test_arena(void)
 	arena_free(&a);
 }
 
+/* JSON strings: what must be escaped is, the rest (UTF-8 included) passes as it is; jansson agrees. */
+static void
+test_buf_json_string(void)
+{
+	struct buf b = BUF_INIT;
+	const char *in = "a\"b\\c/\x01\n\x1f\x7f é ✓";
+	json_t *back;
+
+	buf_json_string(&b, "");
+	CHECK_STR(b.data, "\"\"");
+	buf_reset(&b);
+	buf_json_string(&b, in);
+	CHECK_STR(b.data, "\"a\\\"b\\\\c/\\u0001\\u000a\\u001f\x7f é ✓\"");
+	back = json_loadb(b.data, b.len, JSON_DECODE_ANY, NULL);
+	CHECK(json_is_string(back) && strcmp(json_string_value(back), in) == 0);
+	json_decref(back);
+	buf_free(&b);
+}
+
 int
 main(void)
 {
 	test_buf_append();
+	test_buf_json_string();
 	test_buf_printf();
 	test_buf_growth();
 	test_buf_steal_reset();

@@ -118,6 +118,23 @@ test_hashes(void)
 	crypto_hmac_sha256("Jefe", 4, "what do ya want for nothing?", 28, mac);
 	crypto_hex(mac, sizeof(mac), hex);
 	CHECK_STR(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+	/* RFC 4231 test case 6: a key longer than the block, hashed first; then again, as the context is
+	 * reused from a template per call; and an empty key over empty data. */
+	for (int round = 0; round < 2; round++) {
+		unsigned char longkey[131];
+
+		memset(longkey, 0xaa, sizeof(longkey));
+		crypto_hmac_sha256(longkey, sizeof(longkey), "Test Using Larger Than Block-Size Key - Hash Key First", 54,
+		    mac);
+		crypto_hex(mac, sizeof(mac), hex);
+		CHECK_STR(hex, "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+	}
+	crypto_hmac_sha256("", 0, "", 0, mac);
+	crypto_hex(mac, sizeof(mac), hex);
+	CHECK_STR(hex, "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad");
+	crypto_hmac_sha256(NULL, 0, NULL, 0, mac);
+	crypto_hex(mac, sizeof(mac), hex);
+	CHECK_STR(hex, "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad");
 
 	/* FIPS 180-2 "abc", and the empty string. */
 	crypto_sha256("abc", 3, mac);
