@@ -17,11 +17,16 @@
 # its mirror row and queues a google.sync_entry job, so its commit carries a NOTIFY, like every baseline
 # commit. That connection sits in a rate-limit backoff, so the jobs are queued and the worker woken but no
 # job runs: the worker's Google calls would take the same 2 cores, and this bench measures the receiver.
+# Each level of BENCH_CONNECTIONS is measured (deliveries in flight): 16, fewer than the FastCGI threads,
+# and 64, more, where the commit is what limits. timebridge group-commits concurrent entry upserts (one
+# statement and one commit for the deliveries in flight together, src/db/db_group.c); the baseline commits
+# each delivery alone, as a naive receiver would. The mean batch of each level is printed.
 # req/s on a shared 2-core machine swings 2x from one run to the next, so the CPU each side spends per
 # event (its FastCGI program, its PostgreSQL backends, the worker's backends woken by its NOTIFYs, from
 # /proc) is printed too: it does not swing, and says which side does more work.
-#   bench/webhook.sh   env: BENCH_SECONDS (10), BENCH_CONNECTIONS (16), BENCH_THREADS (2, wrk),
-#                      BENCH_ROUNDS (2), TIMEBRIDGE_FCGI_THREADS (4, also the baseline's),
+#   bench/webhook.sh   env: BENCH_SECONDS (10), BENCH_CONNECTIONS ("16 64": each level is measured),
+#                      BENCH_THREADS (2, wrk), BENCH_ROUNDS (2, per level),
+#                      TIMEBRIDGE_FCGI_THREADS (32, the default; also the baseline's),
 #                      BENCH_LOG_LEVEL (warn: the per-request info line is the operator's choice),
 #                      BENCH_DURABLE (1), BENCH_TE_TRIGGERS (on; off disables the other features'
 #                      triggers on time_entries, to see what they cost), BENCH_SETUP_SQL (a file of SQL
@@ -39,6 +44,10 @@ tb_apt_ensure wrk python3:/usr/bin/python3 gcc libfcgi-dev libpq-dev libssl-dev
 if [ -z "${TB_BUILD_DIR:-}" ]; then
 	./dev build >/dev/null # an optimised, unsanitised build in build/dev
 	TB_BUILD_DIR=$ROOT/build/dev
+fi
+if ldd "$TB_BUILD_DIR/src/timebridge-fcgi" | grep -q 'libasan\|libubsan'; then
+	echo "bench: $TB_BUILD_DIR is a sanitizer build; its figures would mean nothing (rm -rf build/dev)" >&2
+	exit 1
 fi
 tb_ensure_service_user
 mkdir -p "$TB_BUILD_DIR/bench"
@@ -60,10 +69,10 @@ sys.path.insert(0, str(ROOT / "tests" / "harness"))
 import stack as harness  # noqa: E402
 
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
-CONNS = int(os.environ.get("BENCH_CONNECTIONS", "16"))
+LEVELS = [int(c) for c in os.environ.get("BENCH_CONNECTIONS", "16 64").split()]
 WRK_THREADS = int(os.environ.get("BENCH_THREADS", "2"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
-THREADS = os.environ.get("TIMEBRIDGE_FCGI_THREADS", "4")
+THREADS = os.environ.get("TIMEBRIDGE_FCGI_THREADS", "32")   # LIMIT_FCGI_THREADS_DEFAULT
 LOG_LEVEL = os.environ.get("BENCH_LOG_LEVEL", "warn")
 DURABLE = os.environ.get("BENCH_DURABLE", "1") != "0"
 TE_TRIGGERS = os.environ.get("BENCH_TE_TRIGGERS", "on") != "off"
@@ -125,9 +134,9 @@ try:
     targets["baseline"] = (ng2.url + "/webhook/toggl/" + sub["token"], TOGGL_USER, WS, None)
     lua = str(ROOT / "bench" / "webhook.lua")
 
-    def wrk(target, seconds, rnd):
+    def wrk(target, seconds, rnd, conns):
         url, toggl_user, ws, start = target
-        r = subprocess.run(["wrk", "-t%d" % WRK_THREADS, "-c%d" % CONNS, "-d%ds" % seconds, "--latency",
+        r = subprocess.run(["wrk", "-t%d" % WRK_THREADS, "-c%d" % conns, "-d%ds" % seconds, "--latency",
                             "-s", lua, url, "--", SECRET, str(rnd), str(toggl_user), str(ws)]
                            + ([str(start)] if start else []),
                            capture_output=True, text=True, timeout=seconds + 60)
@@ -150,7 +159,7 @@ try:
     # Warm-up (caches, prepared statements, connections), then alternate the measured runs.
     rnd = 0
     for name in targets:
-        wrk(targets[name], 2, rnd)
+        wrk(targets[name], 2, rnd, LEVELS[-1])
         rnd += 1
     # Every connection has been used by now; the baseline's are the ones that ran its upsert.
     backends = [(int(r[0]), r[1] or "", r[2] or "") for r in st.pg.sql(
@@ -161,19 +170,35 @@ try:
               "baseline": ([base.popen.pid], [b[0] for b in backends if "bench_baseline" in b[2]])}
     workers = [b[0] for b in backends if b[1].startswith("timebridge-worker")]
     hz = os.sysconf("SC_CLK_TCK")
-    results = {name: [] for name in targets}
-    for _ in range(ROUNDS):
+    def batch_counters():
+        """Group commit counters of our FastCGI program (both our targets), from /metrics."""
+        out = {}
+        for line in urllib.request.urlopen(st.nginx.url + "/metrics", timeout=10).read().decode().splitlines():
+            for name in ("batches", "batched_events", "batch_splits"):
+                if line.startswith("timebridge_webhook_%s_total " % name):
+                    out[name] = int(float(line.split()[1]))
+        return out
+
+    results = {(level, name): [] for level in LEVELS for name in targets}
+    batching = {}
+    for level, i in [(level, i) for level in LEVELS for i in range(ROUNDS)]:
+        if i == 0:
+            first = batch_counters()
         for name in targets:
             pids = groups[name] + (workers,)
             before = [ticks(g) for g in pids]
-            r = wrk(targets[name], SECONDS, rnd)
+            r = wrk(targets[name], SECONDS, rnd, level)
             n = max(1, r["requests"] - r["non2xx"] - r["socket_errors"])
             r["cpu_ms"] = [(ticks(g) - b) * 1000.0 / hz / n for g, b in zip(pids, before)]
-            results[name].append(r)
+            results[(level, name)].append(r)
             rnd += 1
+        if i == ROUNDS - 1:
+            last = batch_counters()
+            batching[level] = {k: last.get(k, 0) - first.get(k, 0) for k in last}
 
     def ok(name):
-        return sum(r["requests"] - r["non2xx"] - r["socket_errors"] for r in results[name])
+        return sum(r["requests"] - r["non2xx"] - r["socket_errors"] for (_, n), runs in results.items() if n == name
+                   for r in runs)
 
     def stored(sub_id, user):
         return (int(st.pg.sql("SELECT count(*) FROM webhook_events WHERE subscription = %s AND result = 'applied'",
@@ -191,12 +216,6 @@ try:
                                     uid_g)[0][0])
         google_status = st.pg.sql("SELECT status FROM google_accounts WHERE user_id = %s", uid_g)[0][0]
     base_rows = int(st.pg.sql("SELECT count(*) FROM bench_baseline")[0][0])
-    # Group commit: how many entry upserts shared a statement and a commit, on average (all our runs).
-    counters = {}
-    for line in urllib.request.urlopen(st.nginx.url + "/metrics", timeout=10).read().decode().splitlines():
-        for name in ("batches", "batched_events", "batch_splits"):
-            if line.startswith("timebridge_webhook_%s_total " % name):
-                counters[name] = int(float(line.split()[1]))
     # Every lookup of the hot path must stay an index lookup as the tables grow (a generic plan made
     # while a table was empty once scanned webhook_events for every event).
     scans = dict((r[0], int(r[1])) for r in st.pg.sql(
@@ -204,43 +223,49 @@ try:
 finally:
     problems = (ng2.stop() if ng2 else []) + st.stop()
 
-print("webhook bench: wrk %d threads, %d connections, %d s x %d rounds each, nginx 1 worker, %s FastCGI threads "
-      "each, log level %s, %s" % (WRK_THREADS, CONNS, SECONDS, ROUNDS, THREADS, LOG_LEVEL,
+print("webhook bench: wrk %d threads, %s connections, %d s x %d rounds each, nginx 1 worker, %s FastCGI threads "
+      "each, log level %s, %s" % (WRK_THREADS, " and ".join(map(str, LEVELS)), SECONDS, ROUNDS, THREADS, LOG_LEVEL,
                                    os.path.relpath(os.environ["TB_BUILD_DIR"], ROOT)))
 print("PostgreSQL: %s; enabled triggers on time_entries: %s%s" % (settings, triggers or "none",
       "; setup SQL " + os.environ["BENCH_SETUP_SQL"] if os.environ.get("BENCH_SETUP_SQL") else ""))
-print("%-12s %6s %10s %9s %9s %8s %8s" % ("target", "round", "req/s", "p50_ms", "p99_ms", "non-2xx", "sock_err"))
-for name, runs in results.items():
-    for i, r in enumerate(runs):
-        print("%-12s %6d %10.0f %9.3f %9.3f %8d %8d" % (name, i + 1, r["rps"], r["p50_ms"], r["p99_ms"],
-                                                       r["non2xx"], r["socket_errors"]))
-med = {n: {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50_ms", "p99_ms")}
-       for n, runs in results.items()}
-for n in results:
-    print("%-12s %6s %10.0f %9.3f %9.3f" % (n, "median", med[n]["rps"], med[n]["p50_ms"], med[n]["p99_ms"]))
-cpu = {n: [statistics.median(r["cpu_ms"][i] for r in runs) for i in range(3)] for n, runs in results.items()}
-print("CPU per event, ms (medians): program + its PostgreSQL backends + the worker's (NOTIFY wake-ups) = total")
-for n, c in cpu.items():
-    print("%-12s %6.3f + %6.3f + %6.3f = %6.3f" % (n, c[0], c[1], c[2], sum(c)))
+med = {k: {m: statistics.median(r[m] for r in runs) for m in ("rps", "p50_ms", "p99_ms")}
+       for k, runs in results.items()}
+cpu = {k: [statistics.median(r["cpu_ms"][i] for r in runs) for i in range(3)] for k, runs in results.items()}
 
 
-def ratios(a, b, note):
-    r = med[a]["rps"] / med[b]["rps"] if med[b]["rps"] else 0
-    print("ratio %s : %s = %.2fx req/s%s; p50 %.2fx, p99 %.2fx" % (
-        a, b, r, note, med[a]["p50_ms"] / med[b]["p50_ms"], med[a]["p99_ms"] / med[b]["p99_ms"]))
-    print("      CPU per event %s : %s = %.2fx" % (a, b, sum(cpu[a]) / sum(cpu[b]) if sum(cpu[b]) else 0))
+def ratios(level, a, b, note):
+    ka, kb = (level, a), (level, b)
+    r = med[ka]["rps"] / med[kb]["rps"] if med[kb]["rps"] else 0
+    print("ratio %s : %s = %.2fx req/s%s; p50 %.2fx, p99 %.2fx; CPU per event %.2fx" % (
+        a, b, r, note, med[ka]["p50_ms"] / med[kb]["p50_ms"], med[ka]["p99_ms"] / med[kb]["p99_ms"],
+        sum(cpu[ka]) / sum(cpu[kb]) if sum(cpu[kb]) else 0))
 
 
-ratios("timebridge", "baseline", " (target >= 1.0x)")
-if GOOGLE:
-    ratios("tb+google", "baseline", " (Google connected: a mirror row, a job and a NOTIFY per event)")
-    ratios("tb+google", "timebridge", " (what a Google connection costs)")
-print("group commit (timebridge, all runs): %d batches of %.1f events on average, %d split after a failure" % (
-    counters.get("batches", 0), counters.get("batched_events", 0) / max(1, counters.get("batches", 0)),
-    counters.get("batch_splits", 0)))
-print("non-2xx (socket errors): " + ", ".join("%s %d (%d)" % (n, sum(r["non2xx"] for r in runs),
-                                                               sum(r["socket_errors"] for r in runs))
-                                              for n, runs in results.items()))
+for level in LEVELS:
+    print("\n-- %d connections --" % level)
+    print("%-12s %6s %10s %9s %9s %8s %8s" % ("target", "round", "req/s", "p50_ms", "p99_ms", "non-2xx", "sock_err"))
+    for name in targets:
+        for i, r in enumerate(results[(level, name)]):
+            print("%-12s %6d %10.0f %9.3f %9.3f %8d %8d" % (name, i + 1, r["rps"], r["p50_ms"], r["p99_ms"],
+                                                           r["non2xx"], r["socket_errors"]))
+    for name in targets:
+        m = med[(level, name)]
+        print("%-12s %6s %10.0f %9.3f %9.3f" % (name, "median", m["rps"], m["p50_ms"], m["p99_ms"]))
+    print("CPU per event, ms (medians): program + its PostgreSQL backends + the worker's (NOTIFY wake-ups) = total")
+    for name in targets:
+        c = cpu[(level, name)]
+        print("%-12s %6.3f + %6.3f + %6.3f = %6.3f" % (name, c[0], c[1], c[2], sum(c)))
+    b = batching.get(level, {})
+    print("group commit (our FastCGI program): %d batches of %.1f events on average, %d split after a failure" % (
+        b.get("batches", 0), b.get("batched_events", 0) / max(1, b.get("batches", 0)), b.get("batch_splits", 0)))
+    ratios(level, "timebridge", "baseline", " (target >= 1.0x)")
+    if GOOGLE:
+        ratios(level, "tb+google", "baseline", " (Google connected: a mirror row, a job and a NOTIFY per event)")
+        ratios(level, "tb+google", "timebridge", " (what a Google connection costs)")
+print()
+print("non-2xx (socket errors): " + ", ".join("%s %d (%d)" % (
+    name, sum(r["non2xx"] for (_, n), runs in results.items() if n == name for r in runs),
+    sum(r["socket_errors"] for (_, n), runs in results.items() if n == name for r in runs)) for name in targets))
 print("stored: %d applied events and %d entries for %d 2xx deliveries (warm-up included in the stored counts); "
       "baseline rows %d" % (stored_events, stored_entries, ours_2xx, base_rows))
 if GOOGLE:

@@ -34,7 +34,7 @@ const char config_help[] =
 "  TIMEBRIDGE_GOOGLE_REVOKE_URL  default https://oauth2.googleapis.com/revoke\n"
 "  TIMEBRIDGE_GOOGLE_API_URL     default https://www.googleapis.com/calendar/v3\n"
 "  TIMEBRIDGE_LOG_LEVEL          error, warn, info (default) or debug\n"
-"  TIMEBRIDGE_FCGI_THREADS       FastCGI worker threads, 1..256 (default 4)\n"
+"  TIMEBRIDGE_FCGI_THREADS       FastCGI worker threads, 1..256 (default 32)\n"
 "  TIMEBRIDGE_SQL_DIR            directory of the numbered migrations (default: the installed sql/)\n"
 "  TIMEBRIDGE_TEMPLATE_DIR       directory of the HTML templates (default: the installed templates/)\n"
 "  TIMEBRIDGE_GRAFANA_CORS       1 to answer CORS preflights on /api/grafana (default 0)\n"

@@ -58,7 +58,8 @@
 
 /* FastCGI. */
 #define LIMIT_FCGI_THREADS_MAX    256
-#define LIMIT_FCGI_THREADS_DEFAULT 4
+#define LIMIT_FCGI_THREADS_DEFAULT 32             /* cheap while they wait: webhook deliveries in
+                                                   * flight together share one commit (db_group.c) */
 
 /* Toggl client and sync (issue 3: src/api/toggl.c, src/toggl/). */
 #define LIMIT_TOGGL_TOKEN_MAX          256          /* an API token longer than this is refused → "not a token" */

@@ -768,9 +768,9 @@ def test_database_down_is_503_and_the_retry_is_applied(sub, stack, db):
 # ---- group commit --------------------------------------------------------------------------------------
 # Concurrent entry upserts share one statement and one commit (src/db/db_group.c). To make a batch for
 # certain, a test holds the row lock of an entry in its own transaction: the delivery that updates it leads
-# a batch that waits on that lock, the deliveries sent meanwhile queue behind it (the app has
-# LIMIT_FCGI_THREADS_DEFAULT = 4 threads: 3 of them wait), and when the test commits they all go as the
-# next batch. Each must be judged and answered as if it had come alone.
+# a batch that waits on that lock, the deliveries sent meanwhile queue behind it (each on its own FastCGI
+# thread: the app has more than 4), and when the test commits they all go as the next batch. Each must be
+# judged and answered as if it had come alone.
 
 def batch_counters(stack):
     text = requests.get(stack.nginx.url + "/metrics", timeout=10).text
