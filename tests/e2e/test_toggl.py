@@ -620,8 +620,13 @@ def test_reconcile_repairs_a_missed_update_and_a_missed_delete(stack, db, fake, 
     fake.post("/_control/entries", {"action": "update", "id": changed, "description": "edited in Toggl"})
     fake.post("/_control/entries", {"action": "delete", "id": deleted})
     assert db.sql("SELECT description FROM time_entries WHERE id = %s", changed)[0][0] != "edited in Toggl"
+    mark = fake.request_mark()
     s = summary(ok(cli(stack, "reconcile", big.email, "--json")))
     assert (s["updated"], s["deleted"], s["inserted"]) == (1, 1, 0)
+    # One run is one request of the user's 30 an hour: without a webhook, the default schedule (twice a
+    # day; a cron firing more often than every 10 minutes is refused, see test_toggl_client.c and the
+    # settings page test) is far inside the quota.
+    assert [q["path"] for q in fake.requests_since(mark)] == ["/api/v9/me/time_entries"]
     assert db.sql("SELECT description, version FROM time_entries WHERE id = %s", changed)[0] == ("edited in Toggl", 2)
     assert db.sql("SELECT server_deleted_at IS NOT NULL FROM time_entries WHERE id = %s", deleted)[0][0]
     # Again: nothing left to repair.

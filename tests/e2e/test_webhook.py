@@ -880,6 +880,31 @@ def test_a_value_the_database_refuses_is_400_alone_and_in_a_batch(sub, stack, db
     assert recorded(db, sub.id, ev) is None and row(db, bad_eid) is None
 
 
+def test_a_failure_stores_nothing_of_the_event_and_the_retry_applies_it_all(sub, stack, db):
+    """The raw event, the entry and the jobs it queues commit together or not at all. Here the job insert
+    fails (a constraint added for the test refuses the metadata refresh an unknown project asks for): the
+    delivery is answered 503, so Toggl retries, and neither the event nor the entry is stored; the retry,
+    once the job can be queued, applies all three."""
+    t = int(time.time()) - 23_000
+    eid, ev = next_id(), next_id()
+    project = 990_000_000 + eid % 1000   # no such project: the entry asks for a metadata refresh
+    body = envelope("time_entry", "created", entry(eid, t, t + 60, project=project), event_id=ev)
+    uid = int(db.sql("SELECT user_id FROM webhook_subscriptions WHERE id = %s", sub.id)[0][0])
+    db.sql("DELETE FROM jobs WHERE kind = 'toggl.metadata' AND user_id = %s", uid)
+    db.sql("ALTER TABLE jobs ADD CONSTRAINT e2e_no_metadata CHECK (kind <> 'toggl.metadata') NOT VALID")
+    try:
+        r = sub.post(body)
+        assert r.status_code == 503, r.text
+    finally:
+        db.sql("ALTER TABLE jobs DROP CONSTRAINT e2e_no_metadata")
+    assert recorded(db, sub.id, ev) is None and row(db, eid) is None
+    assert db.sql("SELECT count(*) FROM jobs WHERE kind = 'toggl.metadata' AND user_id = %s", uid)[0][0] == 0
+    r = sub.post(body)
+    assert r.status_code == 200 and r.json() == {"result": "applied"}
+    assert recorded(db, sub.id, ev)[0] == "applied" and row(db, eid)["project_id"] == project
+    assert db.sql("SELECT count(*) FROM jobs WHERE kind = 'toggl.metadata' AND user_id = %s", uid)[0][0] == 1
+
+
 # ---- deliveries made by the fake Toggl -----------------------------------------------------------------
 
 @pytest.fixture(scope="module")
