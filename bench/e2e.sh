@@ -18,6 +18,7 @@ if [ -z "${TB_BUILD_DIR:-}" ]; then
 	./dev build >/dev/null # an optimised, unsanitised build in build/dev
 	TB_BUILD_DIR=$ROOT/build/dev
 fi
+tb_bench_build_ok "$TB_BUILD_DIR"
 tb_ensure_service_user
 tb_make_reachable "$ROOT"
 

@@ -32,7 +32,7 @@
 #                      triggers on time_entries, to see what they cost), BENCH_SETUP_SQL (a file of SQL
 #                      run after the migrations, to measure a schema change before making it one),
 #                      BENCH_GOOGLE (1; 0 skips tb+google, as does BENCH_TE_TRIGGERS=off),
-#                      TB_BUILD_DIR (build/dev)
+#                      BENCH_IMPORT (1: then also bench/import.sh, for the import rate), TB_BUILD_DIR (build/dev)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -45,10 +45,7 @@ if [ -z "${TB_BUILD_DIR:-}" ]; then
 	./dev build >/dev/null # an optimised, unsanitised build in build/dev
 	TB_BUILD_DIR=$ROOT/build/dev
 fi
-if ldd "$TB_BUILD_DIR/src/timebridge-fcgi" | grep -q 'libasan\|libubsan'; then
-	echo "bench: $TB_BUILD_DIR is a sanitizer build; its figures would mean nothing (rm -rf build/dev)" >&2
-	exit 1
-fi
+tb_bench_build_ok "$TB_BUILD_DIR"
 tb_ensure_service_user
 mkdir -p "$TB_BUILD_DIR/bench"
 baseline=$TB_BUILD_DIR/bench/webhook_baseline
@@ -60,7 +57,7 @@ tb_make_reachable "$ROOT"
 tb_make_reachable "$TB_BUILD_DIR"
 
 export TB_BUILD_DIR BASELINE_BIN=$baseline
-exec /usr/bin/python3 - "$@" <<'PY'
+/usr/bin/python3 - "$@" <<'PY'
 import json, os, statistics, subprocess, sys, time, urllib.request
 from pathlib import Path
 
@@ -287,3 +284,11 @@ if bad or stored_events < ours_2xx or stored_entries != stored_events:
     print("error: non-2xx responses, socket errors or lost events", file=sys.stderr)
     sys.exit(1)
 PY
+
+# The import rate from the fake Toggl, in entries per second (bench/import.sh, one round; BENCH_IMPORT=0
+# skips it, bench/import.sh alone gives medians of three).
+if [ "${BENCH_IMPORT:-1}" != 0 ]; then
+	echo
+	echo "import rate (bench/import.sh):"
+	BENCH_ROUNDS=1 TB_BUILD_DIR=$TB_BUILD_DIR bash bench/import.sh
+fi

@@ -675,17 +675,23 @@ static void
 run_upserts(struct db *db, struct db_group_item **items, int n)
 {
 	struct upsert *u[LIMIT_DB_GROUP_MAX];
-	int ok;
+	const char *state;
+	int ok, split;
 
 	for (int i = 0; i < n; i++)
 		u[i] = (struct upsert *)(void *)items[i];   /* the item is the first member */
 	ok = upsert_batch(db, u, n) == 0;
-
-	metrics_webhook_batch(n, !ok && n > 1);
+	/* Only an event can be to blame for an error the server raised about the statement. A lost or
+	 * refused connection (no SQLSTATE, class 08, or 57 for a shutdown) fails every event alike: running
+	 * them one by one would only wait out the connect timeout once per event. */
+	state = db_sqlstate(db);
+	split = !ok && n > 1 && db_ok(db) && state[0] && strncmp(state, "08", 2) != 0 && strncmp(state, "57", 2) != 0;
+	metrics_webhook_batch(n, split);
 	if (ok)
 		return;
-	if (n == 1) {
-		outcome_failed(&u[0]->out, db, u[0]->rid);
+	if (!split) {
+		for (int i = 0; i < n; i++)
+			outcome_failed(&u[i]->out, db, u[i]->rid);
 		return;
 	}
 	log_info(u[0]->rid, "webhook: a batch of %d events failed (%s); running them one by one", n, db->err);

@@ -46,6 +46,15 @@ tb_service_user() {
 }
 
 # Create the unprivileged system user when running as root and it does not exist yet.
+# tb_bench_build_ok DIR: a benchmark's figures mean nothing on a sanitizer build (build/dev configured by
+# hand with --enable-sanitizers once went unnoticed): refuse it.
+tb_bench_build_ok() {
+	if ldd "$1/src/timebridge-fcgi" | grep -q 'libasan\|libubsan'; then
+		echo "bench: $1 is a sanitizer build; its figures would mean nothing (rm -rf it and run again)" >&2
+		exit 1
+	fi
+}
+
 tb_ensure_service_user() {
 	[ "$(id -u)" -eq 0 ] || return 0
 	getent passwd "$TB_SERVICE_USER" >/dev/null && return 0
