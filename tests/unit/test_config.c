@@ -9,6 +9,7 @@
 
 #include "check.h"
 #include "util/conf.h"
+#include "util/limits.h"
 
 static const char *good_secret = "0123456789abcdef0123456789abcdef-long-enough";
 
@@ -73,7 +74,7 @@ main(void)
 	c = config_get();
 	CHECK_STR(c->toggl_url, "https://api.track.toggl.com");
 	CHECK_STR(c->google_api_url, "https://www.googleapis.com/calendar/v3");
-	CHECK_INT(c->fcgi_threads, 4);
+	CHECK_INT(c->fcgi_threads, LIMIT_FCGI_THREADS_DEFAULT);
 	CHECK_INT(c->public_https, 0);
 	CHECK(getenv("TIMEBRIDGE_SECRET_KEY") == NULL);   /* wiped and removed after deriving keys */
 
