@@ -682,8 +682,9 @@ run_upserts(struct db *db, struct db_group_item **items, int n)
 		u[i] = (struct upsert *)(void *)items[i];   /* the item is the first member */
 	ok = upsert_batch(db, u, n) == 0;
 	/* Only an event can be to blame for an error the server raised about the statement. A lost or
-	 * refused connection (no SQLSTATE, class 08, or 57 for a shutdown) fails every event alike: running
-	 * them one by one would only wait out the connect timeout once per event. */
+	 * refused connection (no SQLSTATE, class 08) or class 57 (a shutdown, or the statement timeout while
+	 * waiting on a lock) fails every event alike: running them one by one would only wait it out once per
+	 * event. Toggl delivers them again. */
 	state = db_sqlstate(db);
 	split = !ok && n > 1 && db_ok(db) && state[0] && strncmp(state, "08", 2) != 0 && strncmp(state, "57", 2) != 0;
 	metrics_webhook_batch(n, split);
