@@ -14,12 +14,6 @@ cd "$ROOT"
 . tests/harness/lib.sh
 
 tb_apt_ensure python3:/usr/bin/python3 python3-requests python3-psycopg2
-if [ -z "${TB_BUILD_DIR:-}" ]; then
-	./dev build >/dev/null # an optimised, unsanitised build in build/dev
-	TB_BUILD_DIR=$ROOT/build/dev
-fi
-tb_bench_build_ok "$TB_BUILD_DIR"
-tb_ensure_service_user
-tb_make_reachable "$ROOT"
+tb_bench_prepare "$ROOT"
 
 exec /usr/bin/python3 bench/e2e.py --build-dir "$TB_BUILD_DIR"

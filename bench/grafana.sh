@@ -18,13 +18,7 @@ cd "$ROOT"
 
 PY=/usr/bin/python3
 tb_apt_ensure "python3:$PY" python3-requests postgresql-client-15:/usr/bin/psql gcc
-if [ -z "${TB_BUILD_DIR:-}" ]; then
-	./dev build >/dev/null
-	TB_BUILD_DIR=$ROOT/build/dev
-fi
-tb_bench_build_ok "$TB_BUILD_DIR"
-tb_ensure_service_user
-tb_make_reachable "$ROOT"
+tb_bench_prepare "$ROOT"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -15,13 +15,7 @@ SECONDS_PER_RUN=${BENCH_SECONDS:-10}
 CONNS=${BENCH_CONNECTIONS:-32}
 
 tb_apt_ensure wrk python3:/usr/bin/python3
-if [ -z "${TB_BUILD_DIR:-}" ]; then
-	./dev build >/dev/null # an optimised, unsanitised build in build/dev
-	TB_BUILD_DIR=$ROOT/build/dev
-fi
-tb_bench_build_ok "$TB_BUILD_DIR"
-tb_ensure_service_user
-tb_make_reachable "$ROOT"
+tb_bench_prepare "$ROOT"
 
 tmp=$(mktemp -d)
 stack_pid=

@@ -16,16 +16,8 @@ cd "$ROOT"
 . tests/harness/lib.sh
 
 tb_apt_ensure python3:/usr/bin/python3
-if [ -z "${TB_BUILD_DIR:-}" ]; then
-	./dev build >/dev/null # an optimised, unsanitised build in build/dev
-	TB_BUILD_DIR=$ROOT/build/dev
-fi
-tb_bench_build_ok "$TB_BUILD_DIR"
-tb_ensure_service_user
-tb_make_reachable "$ROOT"
-tb_make_reachable "$TB_BUILD_DIR"
+tb_bench_prepare "$ROOT"
 
-export TB_BUILD_DIR
 exec /usr/bin/python3 - "$@" <<'PY'
 import base64, calendar, http.client, json, os, statistics, sys, time, urllib.parse
 from pathlib import Path

@@ -41,22 +41,15 @@ cd "$ROOT"
 . tests/harness/lib.sh
 
 tb_apt_ensure wrk python3:/usr/bin/python3 gcc libfcgi-dev libpq-dev libssl-dev
-if [ -z "${TB_BUILD_DIR:-}" ]; then
-	./dev build >/dev/null # an optimised, unsanitised build in build/dev
-	TB_BUILD_DIR=$ROOT/build/dev
-fi
-tb_bench_build_ok "$TB_BUILD_DIR"
-tb_ensure_service_user
+tb_bench_prepare "$ROOT"
 mkdir -p "$TB_BUILD_DIR/bench"
 baseline=$TB_BUILD_DIR/bench/webhook_baseline
 if [ ! -x "$baseline" ] || [ bench/webhook_baseline.c -nt "$baseline" ]; then
 	gcc -O2 -Wall -Wextra -I"$(pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)" \
 		bench/webhook_baseline.c -o "$baseline" -lfcgi -lpq -lcrypto -lpthread
 fi
-tb_make_reachable "$ROOT"
-tb_make_reachable "$TB_BUILD_DIR"
 
-export TB_BUILD_DIR BASELINE_BIN=$baseline
+export BASELINE_BIN=$baseline
 /usr/bin/python3 - "$@" <<'PY'
 import json, os, statistics, subprocess, sys, time, urllib.request
 from pathlib import Path

@@ -103,6 +103,24 @@ out:
 	return ar;
 }
 
+/* Give calendar id (as Google last described it in cal) the name the user chose, unless it has it. */
+static enum api_google_res
+rename_calendar(struct gcal *g, const char *id, json_t *cal, const char *name)
+{
+	const char *summary = json_string_value(json_object_get(cal, "summary"));
+	struct gcal_call p = { GCAL_OP_CALENDAR_PATCH, id, NULL, NULL, NULL, NULL };
+	enum api_google_res ar;
+
+	if (summary != NULL && strcmp(summary, name) == 0)
+		return API_GOOGLE_OK;
+	p.body = json_pack("{s:s}", "summary", name);
+	ar = gcal_api(g, &p);
+	json_decref(p.body);
+	if (ar == API_GOOGLE_OK)
+		log_info(g->ctx, "renamed the Google calendar %s of user %" PRId64 " to \"%s\"", id, g->user_id, name);
+	return ar;
+}
+
 enum gcal_result
 gcal_calendar_ensure(struct gcal *g, const char *gone_id)
 {
@@ -111,7 +129,7 @@ gcal_calendar_ensure(struct gcal *g, const char *gone_id)
 	PGresult *acct = NULL;
 	json_t *cal = NULL, *made = NULL;
 	char uid[DB_I64_LEN];
-	const char *status, *cur, *name, *tz, *new_id, *summary;
+	const char *status, *cur, *name, *tz, *new_id;
 	int found, level, need_create;
 	long validate_min;
 
@@ -145,17 +163,9 @@ gcal_calendar_ensure(struct gcal *g, const char *gone_id)
 		} else if (ar != API_GOOGLE_OK) {
 			res = gcal_api_failure(g, "calendars.get", level);
 			goto out;
-		} else if ((summary = json_string_value(json_object_get(cal, "summary"))) == NULL ||
-		    strcmp(summary, name) != 0) {
-			struct gcal_call p = { GCAL_OP_CALENDAR_PATCH, cur, NULL, NULL, NULL, NULL };
-			p.body = json_pack("{s:s}", "summary", name);
-			ar = gcal_api(g, &p);
-			json_decref(p.body);
-			if (ar != API_GOOGLE_OK) {
-				res = gcal_api_failure(g, "calendars.patch", level);
-				goto out;
-			}
-			log_info(g->ctx, "renamed the Google calendar of user %" PRId64 " to \"%s\"", g->user_id, name);
+		} else if ((ar = rename_calendar(g, cur, cal, name)) != API_GOOGLE_OK) {
+			res = gcal_api_failure(g, "calendars.patch", level);
+			goto out;
 		}
 	}
 	if (!need_create) {
@@ -173,16 +183,9 @@ gcal_calendar_ensure(struct gcal *g, const char *gone_id)
 	}
 	if (new_id != NULL) {
 		log_info(g->ctx, "adopting the existing timebridge calendar %s of user %" PRId64, new_id, g->user_id);
-		summary = json_string_value(json_object_get(made, "summary"));
-		if (summary == NULL || strcmp(summary, name) != 0) {
-			struct gcal_call p = { GCAL_OP_CALENDAR_PATCH, new_id, NULL, NULL, NULL, NULL };
-			p.body = json_pack("{s:s}", "summary", name);
-			ar = gcal_api(g, &p);
-			json_decref(p.body);
-			if (ar != API_GOOGLE_OK) {
-				res = gcal_api_failure(g, "calendars.patch", level);
-				goto out;
-			}
+		if ((ar = rename_calendar(g, new_id, made, name)) != API_GOOGLE_OK) {
+			res = gcal_api_failure(g, "calendars.patch", level);
+			goto out;
 		}
 	} else if ((ar = create(g, name, tz, &made, &new_id)) != API_GOOGLE_OK) {
 		res = gcal_api_failure(g, "calendars.insert", level);

@@ -46,13 +46,23 @@ tb_service_user() {
 }
 
 # Create the unprivileged system user when running as root and it does not exist yet.
-# tb_bench_build_ok DIR: a benchmark's figures mean nothing on a sanitizer build (build/dev configured by
-# hand with --enable-sanitizers once went unnoticed): refuse it.
-tb_bench_build_ok() {
-	if ldd "$1/src/timebridge-fcgi" | grep -q 'libasan\|libubsan'; then
-		echo "bench: $1 is a sanitizer build; its figures would mean nothing (rm -rf it and run again)" >&2
+# tb_bench_prepare ROOT: what every bench/*.sh needs first. TB_BUILD_DIR defaults to an optimised build
+# in ROOT/build/dev (built by ./dev build) and is exported; a sanitizer build is refused, because its
+# figures would mean nothing (build/dev configured by hand with --enable-sanitizers once went unnoticed);
+# the service user exists and can reach ROOT and the build.
+tb_bench_prepare() {
+	if [ -z "${TB_BUILD_DIR:-}" ]; then
+		(cd "$1" && ./dev build >/dev/null)
+		TB_BUILD_DIR=$1/build/dev
+	fi
+	export TB_BUILD_DIR
+	if ldd "$TB_BUILD_DIR/src/timebridge-fcgi" | grep -q 'libasan\|libubsan'; then
+		echo "bench: $TB_BUILD_DIR is a sanitizer build; its figures would mean nothing (rm -rf it and run again)" >&2
 		exit 1
 	fi
+	tb_ensure_service_user
+	tb_make_reachable "$1"
+	tb_make_reachable "$TB_BUILD_DIR"
 }
 
 tb_ensure_service_user() {
